@@ -1,0 +1,106 @@
+"""The FastAPI application: routers, error handling, health, and the sandbox when asked."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pollhub import __version__
+from pollhub.catalog.endpoints import router as catalog_router
+from pollhub.db.engine import create_engine, create_sessionmaker
+from pollhub.errors import PollhubError
+from pollhub.instances.endpoints import router as instances_router
+from pollhub.settings import Settings, get_settings
+
+API_PREFIX = "/elements/api-v2"
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API application for ``settings`` (default: the environment's)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.resolved_secret_key()  # fail at start, not at the first write
+        engine = create_engine(settings.database_url)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="pollhub",
+        version=__version__,
+        description="Events for SaaS connectors: polling and webhooks, delivered signed.",
+        lifespan=lifespan,
+    )
+    app.include_router(catalog_router, prefix=API_PREFIX)
+    app.include_router(instances_router, prefix=API_PREFIX)
+    app.add_api_route("/health", health, methods=["GET"], tags=["operations"])
+    app.middleware("http")(_request_id)
+    app.add_exception_handler(PollhubError, _domain_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected_error)
+    return app
+
+
+async def health(request: Request) -> JSONResponse:
+    """Liveness and database reachability, for load balancers and compose health checks."""
+    try:
+        async with request.app.state.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as exc:  # any database failure means "not healthy", never a 500
+        log.warning("health check: database unreachable: %s", type(exc).__name__)
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok", "version": __version__})
+
+
+async def _request_id(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    request.state.request_id = uuid.uuid4().hex
+    response = await call_next(request)
+    response.headers["X-Request-Id"] = request.state.request_id
+    return response
+
+
+def _error(request: Request, status: int, message: str, **extra: str) -> JSONResponse:
+    request_id = getattr(request.state, "request_id", None) or uuid.uuid4().hex
+    body = {"requestId": request_id, "message": message, **extra}
+    return JSONResponse(body, status_code=status, headers={"X-Request-Id": request_id})
+
+
+async def _domain_error(request: Request, exc: PollhubError) -> JSONResponse:
+    extra = {"providerMessage": exc.provider_message} if exc.provider_message else {}
+    return _error(request, exc.status, exc.message, **extra)
+
+
+async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    problems = []
+    for error in exc.errors():
+        if error.get("type") == "json_invalid":
+            return _error(request, 400, "Request body is not valid JSON")
+        location = ".".join(str(p) for p in error["loc"] if p not in ("body", "query", "path"))
+        problems.append(f"'{location}': {error['msg']}" if location else str(error["msg"]))
+    return _error(request, 400, "; ".join(problems) or "Invalid request")
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    return _error(request, exc.status_code, str(exc.detail))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _error(request, 500, "Internal error; quote the requestId when reporting it")

@@ -1,0 +1,1 @@
+"""The element catalog over HTTP: ``/elements`` and each element's OAuth URL."""

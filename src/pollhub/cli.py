@@ -1,0 +1,125 @@
+"""The ``pollhub`` command: thin wrappers that parse arguments and call services."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+import uvicorn
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pollhub.db.engine import create_engine, create_sessionmaker
+from pollhub.db.migrate import upgrade_to_head
+from pollhub.errors import PollhubError
+from pollhub.settings import generate_secret_key, get_settings
+from pollhub.tenancy import service as tenancy
+
+app = typer.Typer(help="pollhub: events for SaaS connectors.", no_args_is_help=True)
+orgs = typer.Typer(help="Organizations (tenants).", no_args_is_help=True)
+users = typer.Typer(help="Users of an organization.", no_args_is_help=True)
+app.add_typer(orgs, name="orgs")
+app.add_typer(users, name="users")
+
+T = TypeVar("T")
+HostOption = Annotated[str, typer.Option(help="interface to listen on")]
+PortOption = Annotated[int, typer.Option(help="port to listen on")]
+
+
+@app.command()
+def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
+    """Apply migrations, then run the API and the worker in one process."""
+    upgrade_to_head(get_settings().database_url)
+    _run_api(host, port)
+
+
+@app.command()
+def api(host: HostOption = "0.0.0.0", port: PortOption = 8000) -> None:
+    """Run the API alone (scale-out: many API processes share one database)."""
+    _run_api(host, port)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (``alembic upgrade head``)."""
+    upgrade_to_head(get_settings().database_url)
+    typer.echo("database is up to date")
+
+
+@app.command()
+def keygen() -> None:
+    """Print a new random value for POLLHUB_SECRET_KEY."""
+    typer.echo(generate_secret_key())
+
+
+@orgs.command("create")
+def create_org(
+    name: str, email: Annotated[str, typer.Option(help="email of the first user")]
+) -> None:
+    """Create an organization and its first user; prints their secrets as JSON."""
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        org, user = await tenancy.create_organization(session, name, email)
+        return {
+            "organization": {"id": org.id, "name": org.name, "secret": org.secret},
+            "user": {"id": user.id, "email": user.name, "secret": user.secret},
+        }
+
+    typer.echo(json.dumps(_in_transaction(work)))
+
+
+@users.command("create")
+def create_user(
+    org: Annotated[int, typer.Option("--org", help="organization id")],
+    email: Annotated[str, typer.Option(help="the user's email")],
+) -> None:
+    """Add a user to an organization; prints its secret as JSON."""
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        user = await tenancy.create_user(session, org, email)
+        return {"user": {"id": user.id, "email": user.name, "secret": user.secret}}
+
+    typer.echo(json.dumps(_in_transaction(work)))
+
+
+def _run_api(host: str, port: int) -> None:
+    settings = get_settings()
+    uvicorn.run(
+        "pollhub.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+    )
+
+
+def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one committed transaction on the configured database."""
+
+    settings = get_settings()
+    if settings.is_sqlite:
+        # The embedded database is created on first use, so a newcomer needs no extra step.
+        upgrade_to_head(settings.database_url)
+
+    async def run() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except PollhubError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(code=1) from exc
+
+
+def main() -> None:
+    """Entry point of the ``pollhub`` console script."""
+    app()

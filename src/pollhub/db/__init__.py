@@ -1,0 +1,1 @@
+"""Database engine, sessions, ORM models and shared column types."""

@@ -1,0 +1,1 @@
+"""Element instances: the ``/instances`` API and the service behind it."""

@@ -1,0 +1,160 @@
+"""An instance's configuration, parsed into typed values and checked against its element."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
+
+from pollhub.elements.base import Element
+from pollhub.errors import BadRequest
+from pollhub.polling.config import PollerResource, decode_json_string
+from pollhub.settings import get_settings
+
+MASK = "********"
+# Keys the platform itself treats as secret; any extra key that looks secret is kept secret too.
+SECRET_KEYS = frozenset(
+    {
+        "oauth.api.secret",
+        "event.notification.signature.key",
+        "oauth.user.token",
+        "oauth.user.refresh_token",
+    }
+)
+_SECRET_LOOKING = re.compile(r"secret|password|token", re.IGNORECASE)
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_HTTP_URL: TypeAdapter[AnyHttpUrl] = TypeAdapter(AnyHttpUrl)
+
+
+class InstanceConfiguration(BaseModel):
+    """The configuration keys pollhub acts on; every other key is kept as sent."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=False)
+
+    oauth_api_key: str | None = Field(default=None, alias="oauth.api.key")
+    oauth_api_secret: str | None = Field(default=None, alias="oauth.api.secret")
+    oauth_callback_url: str | None = Field(default=None, alias="oauth.callback.url")
+    oauth_scope: str | None = Field(default=None, alias="oauth.scope")
+    events_enabled: bool = Field(default=False, alias="event.notification.enabled")
+    callback_url: str | None = Field(default=None, alias="event.notification.callback.url")
+    signature_key: str | None = Field(default=None, alias="event.notification.signature.key")
+    vendor_type: Literal["polling", "webhook"] | None = Field(
+        default=None, alias="event.vendor.type"
+    )
+    refresh_interval: float = Field(default=15, gt=0, alias="event.poller.refresh_interval")
+    poller_configuration: dict[str, PollerResource] | None = Field(
+        default=None, alias="event.poller.configuration"
+    )
+    docushare_domain: str | None = Field(default=None, alias="docushare.domain")
+
+    @field_validator("vendor_type", mode="before")
+    @classmethod
+    def _vendor_type_alias(cls, value: Any) -> Any:
+        # Cloud Elements' own docs also write "webhooks".
+        return "webhook" if value == "webhooks" else value
+
+    @field_validator("poller_configuration", mode="before")
+    @classmethod
+    def _json_string(cls, value: Any) -> Any:
+        return decode_json_string(value)
+
+    @field_validator("callback_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value:
+            _HTTP_URL.validate_python(value)
+        return value or None
+
+    @field_validator("docushare_domain")
+    @classmethod
+    def _hostname(cls, value: str | None) -> str | None:
+        if value is not None and not _HOSTNAME.match(value.lower()):
+            raise ValueError("must be a host name such as mysite.docushareflex.com")
+        return value.lower() if value else value
+
+    def refresh_interval_seconds(self) -> float:
+        """The polling period, floored at ``POLLHUB_MIN_REFRESH_SECONDS``."""
+        return max(self.refresh_interval * 60, get_settings().min_refresh_seconds)
+
+    def extras(self) -> dict[str, Any]:
+        """The keys pollhub does not interpret, as sent."""
+        return dict(self.model_extra or {})
+
+
+def is_secret_key(key: str) -> bool:
+    """True for configuration keys whose values are secrets (stored encrypted, shown masked)."""
+    return key in SECRET_KEYS or bool(_SECRET_LOOKING.search(key))
+
+
+def parse_configuration(element: Element, raw: dict[str, Any]) -> InstanceConfiguration:
+    """Validate ``raw`` for ``element``; a problem is a :class:`BadRequest` naming the key."""
+    try:
+        config = InstanceConfiguration.model_validate(raw)
+    except ValidationError as exc:
+        raise BadRequest(describe_validation_error(exc, prefix="configuration")) from exc
+    _check_against_element(element, config)
+    return config
+
+
+def effective_vendor_type(element: Element, config: InstanceConfiguration) -> str:
+    """``event.vendor.type`` as given, else the element's own mechanism."""
+    return config.vendor_type or element.event_mechanism
+
+
+def effective_poller_configuration(
+    element: Element, config: InstanceConfiguration
+) -> dict[str, PollerResource]:
+    """The resources to poll: as configured, else the element's defaults."""
+    if config.poller_configuration is not None:
+        return config.poller_configuration
+    defaults = element.default_poller_configuration()
+    return {name: PollerResource.model_validate(entry) for name, entry in defaults.items()}
+
+
+def _check_against_element(element: Element, config: InstanceConfiguration) -> None:
+    vendor_type = effective_vendor_type(element, config)
+    if vendor_type != element.event_mechanism:
+        raise BadRequest(
+            f"configuration 'event.vendor.type': {element.key} supports "
+            f"'{element.event_mechanism}' events, not '{vendor_type}'"
+        )
+    if config.events_enabled and not config.callback_url:
+        raise BadRequest(
+            "configuration 'event.notification.callback.url' is required when "
+            "'event.notification.enabled' is true"
+        )
+    for key in element.required_configuration:
+        if not (config.model_dump(by_alias=True).get(key) or config.extras().get(key)):
+            raise BadRequest(f"configuration '{key}' is required for {element.key}")
+    if config.poller_configuration is not None:
+        if element.event_mechanism != "polling":
+            raise BadRequest(
+                f"configuration 'event.poller.configuration': {element.key} receives "
+                "webhooks and does not poll"
+            )
+        pollable = element.pollable_paths()
+        for name, resource in config.poller_configuration.items():
+            if resource.path() not in pollable:
+                raise BadRequest(
+                    f"configuration 'event.poller.configuration.{name}.url': {element.key} "
+                    f"cannot poll '{resource.path()}'; it can poll {', '.join(sorted(pollable))}"
+                )
+
+
+def describe_validation_error(exc: ValidationError, prefix: str) -> str:
+    """One readable sentence per problem, each naming the offending key."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        location = ".".join(str(part) for part in error["loc"] if part != "__root__")
+        where = f"{prefix} '{location}'" if location else prefix
+        problems.append(f"{where}: {error['msg']}")
+    return "; ".join(problems)

@@ -1,0 +1,225 @@
+"""Element instances: create, read, change and delete them for an organization.
+
+Called by the API, the console and the CLI alike; takes a session and plain arguments,
+raises domain errors, and leaves committing to the caller's unit of work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from pollhub.clock import clock
+from pollhub.db.models import Instance
+from pollhub.elements import catalog, get_element
+from pollhub.elements.base import Element
+from pollhub.errors import BadRequest, NotFound
+from pollhub.instances.config import (
+    MASK,
+    InstanceConfiguration,
+    effective_poller_configuration,
+    effective_vendor_type,
+    is_secret_key,
+    parse_configuration,
+)
+from pollhub.instances.schemas import InstanceCreate, InstanceUpdate, ProviderData
+from pollhub.oauth.client import ClientApp, TokenSet, exchange_code
+from pollhub.tenancy.secrets import hash_secret, new_secret
+from pollhub.tenancy.service import Caller
+
+
+async def create_instance(session: AsyncSession, caller: Caller, body: InstanceCreate) -> Instance:
+    """Validate the configuration, exchange the authorization code, and store the instance.
+
+    Nothing is stored unless the provider accepted the code.
+    """
+    element = _element(body.element.key)
+    config = parse_configuration(element, body.configuration)
+    tokens = await _authorize(element, config, body.providerData)
+    now = clock.now()
+    token = new_secret()
+    instance = Instance(
+        organization_id=caller.organization_id,
+        user_id=caller.user_id,
+        element_key=element.key,
+        name=body.name,
+        tags=list(body.tags),
+        token=token,
+        token_hash=hash_secret(token),
+        valid=True,
+        disabled=False,
+        created_at=now,
+        updated_at=now,
+    )
+    _apply_configuration(instance, element, config, previous_secrets={})
+    _apply_tokens(instance, tokens)
+    session.add(instance)
+    await session.flush()
+    await session.refresh(instance, ["user"])
+    return instance
+
+
+async def list_instances(
+    session: AsyncSession, caller: Caller, tags: list[str] | None = None
+) -> list[Instance]:
+    """The caller's organization's instances, optionally only those carrying all ``tags``."""
+    query = (
+        select(Instance)
+        .where(Instance.organization_id == caller.organization_id)
+        .options(selectinload(Instance.user))
+        .order_by(Instance.id)
+    )
+    if caller.element_token:
+        query = query.where(Instance.token_hash == hash_secret(caller.element_token))
+    instances = list(await session.scalars(query))
+    if tags:
+        wanted = set(tags)
+        instances = [i for i in instances if wanted <= set(i.tags)]
+    return instances
+
+
+async def get_instance(session: AsyncSession, caller: Caller, instance_id: int) -> Instance:
+    """One of the caller's instances; another organization's is :class:`NotFound`."""
+    instance = await session.scalar(
+        select(Instance)
+        .where(Instance.id == instance_id, Instance.organization_id == caller.organization_id)
+        .options(selectinload(Instance.user))
+    )
+    wrong_token = (
+        instance is not None
+        and caller.element_token is not None
+        and instance.token_hash != hash_secret(caller.element_token)
+    )
+    if instance is None or wrong_token:
+        raise NotFound(f"No instance found with ID {instance_id}")
+    return instance
+
+
+async def update_instance(
+    session: AsyncSession, caller: Caller, instance_id: int, body: InstanceUpdate
+) -> Instance:
+    """Change name, tags or configuration (partially), or re-authenticate with a new code."""
+    instance = await get_instance(session, caller, instance_id)
+    element = _element(instance.element_key)
+    if body.name is not None:
+        instance.name = body.name
+    if body.tags is not None:
+        instance.tags = list(body.tags)
+    if body.configuration is not None or _has_code(body.providerData):
+        merged = _merge_configuration(instance, body.configuration or {})
+        config = parse_configuration(element, merged)
+        if _has_code(body.providerData):
+            tokens = await _authorize(element, config, body.providerData)
+            _apply_tokens(instance, tokens)
+            instance.valid, instance.invalid_reason = True, None
+        _apply_configuration(instance, element, config, previous_secrets=instance.secrets)
+    instance.updated_at = clock.now()
+    await session.flush()
+    return instance
+
+
+async def delete_instance(session: AsyncSession, caller: Caller, instance_id: int) -> None:
+    """Remove an instance and everything that hangs off it."""
+    instance = await get_instance(session, caller, instance_id)
+    await session.delete(instance)
+    await session.flush()
+
+
+def element_of(instance: Instance) -> Element:
+    """The element an instance belongs to."""
+    return _element(instance.element_key)
+
+
+def shown_configuration(instance: Instance) -> dict[str, Any]:
+    """The configuration as the API shows it: every secret as ``********``."""
+    shown = dict(instance.configuration)
+    shown.update({key: MASK for key in instance.secrets})
+    return shown
+
+
+def _element(key: str) -> Element:
+    element = get_element(key)
+    if element is None:
+        raise BadRequest(f"element 'key': unknown element '{key}'; known: {', '.join(catalog())}")
+    return element
+
+
+def _has_code(provider_data: ProviderData | None) -> bool:
+    return bool(provider_data and provider_data.code)
+
+
+async def _authorize(
+    element: Element, config: InstanceConfiguration, provider_data: ProviderData | None
+) -> TokenSet:
+    if not _has_code(provider_data):
+        raise BadRequest("'providerData.code' is required: the provider's authorization code")
+    assert provider_data is not None and provider_data.code is not None
+    missing = [
+        key
+        for key, value in (
+            ("oauth.api.key", config.oauth_api_key),
+            ("oauth.api.secret", config.oauth_api_secret),
+        )
+        if not value
+    ]
+    if missing:
+        raise BadRequest(f"configuration '{missing[0]}' is required to authorize {element.key}")
+    app = ClientApp(
+        client_id=config.oauth_api_key or "",
+        client_secret=config.oauth_api_secret or "",
+        redirect_uri=config.oauth_callback_url,
+        scope=config.oauth_scope or element.default_scope,
+    )
+    return await exchange_code(element, config.model_dump(by_alias=True), app, provider_data.code)
+
+
+def _merge_configuration(instance: Instance, changes: dict[str, Any]) -> dict[str, Any]:
+    merged = {**instance.configuration, **instance.secrets}
+    for key in ("oauth.user.token", "oauth.user.refresh_token"):
+        merged.pop(key, None)
+    for key, value in changes.items():
+        if value is None:
+            merged.pop(key, None)
+        elif value == MASK and key in instance.secrets:
+            continue  # a client echoing back what GET showed keeps the stored secret
+        else:
+            merged[key] = value
+    return merged
+
+
+def _apply_configuration(
+    instance: Instance,
+    element: Element,
+    config: InstanceConfiguration,
+    previous_secrets: dict[str, Any],
+) -> None:
+    values = config.model_dump(
+        by_alias=True, exclude_unset=True, exclude_none=True, exclude={"poller_configuration"}
+    )
+    values["event.notification.enabled"] = config.events_enabled
+    values["event.vendor.type"] = effective_vendor_type(element, config)
+    if element.event_mechanism == "polling":
+        values["event.poller.refresh_interval"] = config.refresh_interval
+        values["event.poller.configuration"] = {
+            name: resource.model_dump(exclude_none=True)
+            for name, resource in effective_poller_configuration(element, config).items()
+        }
+    secrets = {k: v for k, v in previous_secrets.items() if k.startswith("oauth.user.")}
+    plain: dict[str, Any] = {}
+    for key, value in values.items():
+        (secrets if is_secret_key(key) else plain)[key] = value
+    instance.configuration = plain
+    instance.secrets = secrets
+    instance.events_enabled = config.events_enabled
+
+
+def _apply_tokens(instance: Instance, tokens: TokenSet) -> None:
+    secrets = dict(instance.secrets)
+    secrets["oauth.user.token"] = tokens.access_token
+    if tokens.refresh_token:
+        secrets["oauth.user.refresh_token"] = tokens.refresh_token
+    instance.secrets = secrets
+    instance.access_token_expires_at = tokens.expires_at

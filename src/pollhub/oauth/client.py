@@ -1,0 +1,125 @@
+"""Talking OAuth 2.0 to a provider's token endpoint, with authlib's httpx client."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+# authlib 1.9 prefers its httpx2 fork and warns when it falls back to httpx, which is what
+# we want: respx (our tests' provider mock) intercepts httpx. Its module forces the warning
+# "always" on import, so our filter goes in after that.
+import httpx
+
+from pollhub.clock import clock
+from pollhub.elements.base import Element
+from pollhub.errors import BadRequest, PollhubError
+
+warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError  # noqa: E402
+
+TOKEN_TIMEOUT_SECONDS = 15
+
+
+class ProviderUnavailable(PollhubError):
+    """The provider could not be reached or answered nonsense."""
+
+    status = 502
+
+
+@dataclass(frozen=True)
+class ClientApp:
+    """The client application registered at the provider (``oauth.api.*`` configuration)."""
+
+    client_id: str
+    client_secret: str
+    redirect_uri: str | None
+    scope: str
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    """Tokens granted by a provider."""
+
+    access_token: str
+    refresh_token: str | None
+    expires_at: datetime | None
+    scope: str | None
+
+
+async def exchange_code(
+    element: Element, configuration: Mapping[str, Any], app: ClientApp, code: str
+) -> TokenSet:
+    """Exchange an authorization code for tokens (RFC 6749 section 4.1.3).
+
+    A provider's refusal (``invalid_grant`` and the like) is a :class:`BadRequest` carrying
+    the provider's reason; an unreachable provider is :class:`ProviderUnavailable`.
+    """
+    token_url = element.token_endpoint(configuration)
+    async with _client(app) as client:
+        try:
+            token = await client.fetch_token(token_url, grant_type="authorization_code", code=code)
+        except OAuthError as exc:
+            raise _refused("authorization code", element, exc) from exc
+        except httpx.HTTPError as exc:
+            raise ProviderUnavailable(
+                f"{element.name} token endpoint could not be reached: {type(exc).__name__}"
+            ) from exc
+    return _token_set(element, token, previous_refresh_token=None)
+
+
+async def refresh_tokens(
+    element: Element, configuration: Mapping[str, Any], app: ClientApp, refresh_token: str
+) -> TokenSet:
+    """Get a new access token with a refresh token (RFC 6749 section 6).
+
+    The returned set carries the provider's new refresh token where it rotates them, else
+    the one given. A refusal is a :class:`BadRequest` with the provider's reason.
+    """
+    token_url = element.token_endpoint(configuration)
+    async with _client(app) as client:
+        try:
+            token = await client.refresh_token(token_url, refresh_token=refresh_token)
+        except OAuthError as exc:
+            raise _refused("refresh token", element, exc) from exc
+        except httpx.HTTPError as exc:
+            raise ProviderUnavailable(
+                f"{element.name} token endpoint could not be reached: {type(exc).__name__}"
+            ) from exc
+    return _token_set(element, token, previous_refresh_token=refresh_token)
+
+
+def _client(app: ClientApp) -> AsyncOAuth2Client:
+    # Microsoft and Google document the client credentials in the form body.
+    return AsyncOAuth2Client(
+        client_id=app.client_id,
+        client_secret=app.client_secret,
+        token_endpoint_auth_method="client_secret_post",
+        redirect_uri=app.redirect_uri,
+        scope=app.scope,
+        timeout=TOKEN_TIMEOUT_SECONDS,
+    )
+
+
+def _refused(what: str, element: Element, exc: OAuthError) -> BadRequest:
+    reason = exc.error or "error"
+    if exc.description:
+        reason = f"{reason}: {exc.description}"
+    return BadRequest(f"{element.name} refused the {what} ({reason})", provider_message=reason)
+
+
+def _token_set(
+    element: Element, token: Mapping[str, Any], previous_refresh_token: str | None
+) -> TokenSet:
+    access_token = token.get("access_token")
+    if not isinstance(access_token, str) or not access_token:
+        raise ProviderUnavailable(f"{element.name} token endpoint returned no access_token")
+    expires_in = token.get("expires_in")
+    expires_at = None
+    if isinstance(expires_in, int | float | str) and str(expires_in).isdigit():
+        expires_at = clock.now() + timedelta(seconds=int(expires_in))
+    # Providers that do not rotate refresh tokens (Google) send none on refresh.
+    refresh_token = token.get("refresh_token") or previous_refresh_token
+    return TokenSet(access_token, refresh_token, expires_at, token.get("scope"))

@@ -1,0 +1,1 @@
+"""Polling: the poller configuration language, dates, and the poll loop."""

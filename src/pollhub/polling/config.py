@@ -1,0 +1,61 @@
+"""The poller configuration language: ``event.poller.configuration`` (CONTRACT section 4).
+
+It maps a resource name (which becomes the events' ``objectType``) to how that resource
+is read: a hub ``url`` (date placeholders allowed), the ``idField`` and the date fields.
+Unknown keys are kept, because Cloud Elements clients send many.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class DatesConfiguration(BaseModel):
+    """Where a resource's updated and created dates are and how to read them."""
+
+    model_config = ConfigDict(extra="allow")
+
+    updatedDateField: str = ""
+    updatedDateFormat: str = ""
+    updatedDateTimezone: str = "GMT"
+    createdDateField: str = ""
+    createdDateFormat: str = ""
+    createdDateTimezone: str = "GMT"
+
+
+class PollerResource(BaseModel):
+    """How one resource is polled."""
+
+    model_config = ConfigDict(extra="allow")
+
+    url: str = Field(min_length=1)
+    idField: str = ""
+    datesConfiguration: DatesConfiguration | None = None
+    pageSize: int | None = Field(default=None, gt=0, le=1000)
+    pollDelay: float | None = Field(default=None, ge=0)
+    createdCheckTolerance: float | None = Field(default=None, ge=0)
+    filterByUpdatedDate: bool | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _hub_path(cls, url: str) -> str:
+        if not url.startswith("/"):
+            raise ValueError("must be a hub path starting with '/', e.g. /hubs/documents/events")
+        return url
+
+    def path(self) -> str:
+        """The URL without its query string."""
+        return self.url.split("?", 1)[0]
+
+
+def decode_json_string(value: Any) -> Any:
+    """Cloud Elements clients send the configuration as an object or as a JSON string."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"is a string but not valid JSON ({exc.msg})") from exc
+    return value

@@ -1,0 +1,78 @@
+"""Every ``POLLHUB_*`` setting, read from the environment (CONTRACT section 1)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./pollhub.db"
+
+
+class Settings(BaseSettings):
+    """pollhub's configuration; one instance per process, see :func:`get_settings`."""
+
+    model_config = SettingsConfigDict(env_prefix="POLLHUB_", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    secret_key: str | None = Field(default=None, repr=False)
+    public_url: str = "http://127.0.0.1:8000"
+    sandbox: bool = False
+    allow_private_callbacks: bool | None = None
+    min_refresh_seconds: float = Field(default=60, gt=0)
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _defaults_that_depend_on_others(self) -> Settings:
+        self.public_url = self.public_url.rstrip("/")
+        if self.allow_private_callbacks is None:
+            # The sandbox's providers and the demo's receiver live on this machine.
+            self.allow_private_callbacks = self.sandbox
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True for the embedded database."""
+        return self.database_url.startswith("sqlite")
+
+    def resolved_secret_key(self) -> str:
+        """The key that encrypts secrets at rest.
+
+        The embedded SQLite default gets a key generated once into a file beside the
+        database, so a newcomer needs no setup; any other database must be given
+        ``POLLHUB_SECRET_KEY`` explicitly, because a lost key makes stored tokens unreadable.
+        """
+        if self.secret_key:
+            return self.secret_key
+        if not self.is_sqlite:
+            raise RuntimeError(
+                "POLLHUB_SECRET_KEY must be set when POLLHUB_DATABASE_URL is not SQLite "
+                "(generate one with: pollhub keygen)"
+            )
+        key_file = _sqlite_key_file(self.database_url)
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(generate_secret_key())
+            key_file.chmod(0o600)
+        return key_file.read_text().strip()
+
+
+def generate_secret_key() -> str:
+    """A fresh random key suitable for ``POLLHUB_SECRET_KEY``."""
+    return secrets.token_urlsafe(32)
+
+
+def _sqlite_key_file(database_url: str) -> Path:
+    path = database_url.split("///", 1)[-1].split("?", 1)[0]
+    if not path or path == ":memory:":
+        return Path(".pollhub-secret-key")
+    return Path(path).with_name(Path(path).name + ".secret-key")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings (tests clear the cache after changing the environment)."""
+    return Settings()

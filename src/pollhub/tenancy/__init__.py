@@ -1,0 +1,1 @@
+"""Organizations, users, their secrets, and the Authorization header."""

@@ -1,0 +1,201 @@
+"""Shared fixtures: a real database (SQLite always, PostgreSQL when reachable), the app,
+an organization with its secrets, and mocked provider token endpoints.
+
+Every test that takes ``client`` or ``session`` runs once per database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import respx
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from pollhub.app import create_app
+from pollhub.clock import clock
+from pollhub.db.engine import create_engine, create_sessionmaker
+from pollhub.db.migrate import upgrade_to_head
+from pollhub.db.models import Base
+from pollhub.settings import get_settings
+from pollhub.tenancy.service import create_organization
+
+POSTGRES_ADMIN_DSN = os.environ.get(
+    "POLLHUB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+TEST_SECRET_KEY = "test-secret-key-for-pollhub"
+
+
+def _postgres_reachable() -> bool:
+    async def probe() -> None:
+        connection = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=3)
+        await connection.close()
+
+    try:
+        asyncio.run(probe())
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    return True
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A migrated, empty database of each kind, for the whole session."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'pollhub.db'}"
+        upgrade_to_head(url)
+        yield url
+        return
+    if not _postgres_reachable():
+        if os.environ.get("CI") == "true":
+            pytest.fail(
+                f"PostgreSQL is required in CI and is not reachable at {POSTGRES_ADMIN_DSN}"
+            )
+        pytest.skip("PostgreSQL not reachable; the suite ran on SQLite only")
+    name = f"pollhub_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    url = f"{base}/{name}"
+    upgrade_to_head(url)
+    yield url
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _admin(statement: str) -> None:
+    connection = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+def settings_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point pollhub's settings at the test database."""
+    monkeypatch.setenv("POLLHUB_DATABASE_URL", database_url)
+    monkeypatch.setenv("POLLHUB_SECRET_KEY", TEST_SECRET_KEY)
+    monkeypatch.delenv("POLLHUB_SANDBOX", raising=False)
+    get_settings.cache_clear()
+    yield database_url
+    get_settings.cache_clear()
+    clock.reset()
+
+
+@pytest.fixture
+async def sessionmaker(settings_env: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on an emptied test database."""
+    engine = create_engine(settings_env)
+    async with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            await connection.execute(delete(table))
+    yield create_sessionmaker(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One session for arranging and inspecting data directly."""
+    async with sessionmaker() as session:
+        yield session
+
+
+@pytest.fixture
+async def client(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app in-process (providers' HTTP stays mockable)."""
+    app = create_app()
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://pollhub.test") as http:
+            yield http
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """An organization with one user, and the header that authenticates as them."""
+
+    organization_id: int
+    user_id: int
+    organization_secret: str
+    user_secret: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"User {self.user_secret}, Organization {self.organization_secret}"
+        }
+
+
+async def _tenant(sessionmaker: async_sessionmaker[AsyncSession], name: str) -> Tenant:
+    async with sessionmaker() as session:
+        org, user = await create_organization(session, name, f"admin@{name.lower()}.example")
+        await session.commit()
+    return Tenant(org.id, user.id, org.secret, user.secret)
+
+
+@pytest.fixture
+async def tenant(sessionmaker: async_sessionmaker[AsyncSession]) -> Tenant:
+    """An organization and its first user."""
+    return await _tenant(sessionmaker, "Acme")
+
+
+@pytest.fixture
+async def other_tenant(sessionmaker: async_sessionmaker[AsyncSession]) -> Tenant:
+    """A second, unrelated organization."""
+    return await _tenant(sessionmaker, "Globex")
+
+
+TOKEN_ENDPOINTS = {
+    "microsoft": "https://login.microsoftonline.com/common/oauth2/v2.0/token",
+    "google": "https://oauth2.googleapis.com/token",
+    "docushare": "https://mysite.docushareflex.com/oauth2/token",
+}
+
+
+def _token_endpoint(request: httpx.Request) -> httpx.Response:
+    """A provider token endpoint: every code works except ``invalid``, like the sandbox."""
+    form = dict(httpx.QueryParams(request.content.decode()))
+    if form.get("code") == "invalid" or form.get("refresh_token") == "revoked":
+        return httpx.Response(
+            400,
+            json={
+                "error": "invalid_grant",
+                "error_description": "AADSTS70000: The code is invalid.",
+            },
+        )
+    return httpx.Response(
+        200,
+        json={
+            "token_type": "Bearer",
+            "expires_in": 3599,
+            "scope": form.get("scope", ""),
+            "access_token": f"access-{form.get('code', 'refreshed')}",
+            "refresh_token": f"refresh-{form.get('code', 'rotated')}",
+        },
+    )
+
+
+@pytest.fixture
+def providers() -> Iterator[respx.MockRouter]:
+    """The providers' token endpoints, mocked at the HTTP level (respx)."""
+    with respx.mock(assert_all_called=False) as router:
+        for url in TOKEN_ENDPOINTS.values():
+            router.post(url).mock(side_effect=_token_endpoint)
+        yield router
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    """The repository's root folder."""
+    return Path(__file__).resolve().parents[1]
