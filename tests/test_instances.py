@@ -179,6 +179,39 @@ def _with_configuration(seed: dict[str, Any], **changes: Any) -> dict[str, Any]:
             ["event.poller.configuration", "url"],
         ),
         (
+            _with_configuration(
+                seeds.ONEDRIVE,
+                event__poller__configuration={
+                    "events": {
+                        "url": "/hubs/documents/events",
+                        "datesConfiguration": {"updatedDateFormat": "yyyy-QQ-dd"},
+                    }
+                },
+            ),
+            ["event.poller.configuration", "Q"],
+        ),
+        (
+            _with_configuration(
+                seeds.ONEDRIVE,
+                event__poller__configuration={
+                    "events": {
+                        "url": "/hubs/documents/events",
+                        "datesConfiguration": {"updatedDateTimezone": "Mars/Olympus"},
+                    }
+                },
+            ),
+            ["event.poller.configuration", "Mars/Olympus"],
+        ),
+        (
+            _with_configuration(
+                seeds.ONEDRIVE,
+                event__poller__configuration={
+                    "events": {"url": "/hubs/documents/events?where=x>'${lastPoll}'"}
+                },
+            ),
+            ["event.poller.configuration", "lastPoll"],
+        ),
+        (
             _with_configuration(seeds.MICROSOFTGRAPH, event__poller__configuration={}),
             ["event.poller.configuration"],
         ),

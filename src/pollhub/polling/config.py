@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from pollhub.polling.dates import validate_date_format, validate_url_template
+from pollhub.polling.timezones import resolve_timezone
 
 
 class DatesConfiguration(BaseModel):
@@ -24,6 +27,15 @@ class DatesConfiguration(BaseModel):
     createdDateField: str = ""
     createdDateFormat: str = ""
     createdDateTimezone: str = "GMT"
+
+    @model_validator(mode="after")
+    def _formats_and_zones_are_known(self) -> DatesConfiguration:
+        # Checked now so a bad pattern is a 400 at instance creation, not a failing poll.
+        validate_date_format(self.updatedDateFormat)
+        validate_date_format(self.createdDateFormat)
+        resolve_timezone(self.updatedDateTimezone)
+        resolve_timezone(self.createdDateTimezone)
+        return self
 
 
 class PollerResource(BaseModel):
@@ -44,6 +56,7 @@ class PollerResource(BaseModel):
     def _hub_path(cls, url: str) -> str:
         if not url.startswith("/"):
             raise ValueError("must be a hub path starting with '/', e.g. /hubs/documents/events")
+        validate_url_template(url)
         return url
 
     def path(self) -> str:
