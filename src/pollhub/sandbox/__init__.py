@@ -1,0 +1,71 @@
+"""Simulated providers ("the sandbox") speaking the real providers' wire formats.
+
+``create_sandbox_app()`` builds a FastAPI app that the pollhub app factory mounts at
+``/sandbox`` when ``POLLHUB_SANDBOX=true``; it also runs on its own. A real provider URL
+``https://HOST/PATH`` is served at ``/HOST/PATH`` inside it (CONTRACT section 6):
+
+- Microsoft identity platform and Graph (OneDrive delta, Outlook events, subscriptions
+  with the validation handshake and notifications over real HTTP);
+- Google OAuth, Calendar, People (contact groups) and Gmail;
+- DocuShare Flex sites (any other host);
+- ``/control/...``: change the providers' data, arm faults, watch notifications
+  (see :mod:`pollhub.sandbox.api.control`).
+
+All state lives in memory in one :class:`SandboxState` on ``app.state.sandbox``; time
+comes from :data:`pollhub.clock.clock`, so tests can expire tokens and subscriptions.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+
+from pollhub.sandbox.api import (
+    control,
+    docushare,
+    gmail,
+    google_calendar,
+    google_people,
+    graph,
+    oauth,
+)
+from pollhub.sandbox.errors import ProviderError, bad_request, provider_for_request
+from pollhub.sandbox.state import SandboxState
+from pollhub.sandbox.tokens import DEFAULT_ACCESS_TOKEN_LIFETIME
+
+__all__ = ["SandboxState", "create_sandbox_app"]
+
+
+def create_sandbox_app(*, access_token_lifetime: int = DEFAULT_ACCESS_TOKEN_LIFETIME) -> FastAPI:
+    """A fresh sandbox with empty providers; ``access_token_lifetime`` is the
+    ``expires_in`` (seconds) of every access token it issues."""
+    app = FastAPI(title="pollhub sandbox providers", version="1")
+    app.state.sandbox = SandboxState(access_token_lifetime=access_token_lifetime)
+    app.add_exception_handler(ProviderError, _provider_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.include_router(control.router)
+    app.include_router(oauth.microsoft_router)
+    app.include_router(oauth.google_router)
+    app.include_router(graph.router)
+    app.include_router(google_calendar.router)
+    app.include_router(google_people.router)
+    app.include_router(gmail.router)
+    # Last: every host no other provider claimed is a DocuShare Flex site.
+    app.include_router(docushare.router)
+    return app
+
+
+async def _provider_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProviderError)
+    return exc.response()
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    # FastAPI's own 422 would betray the simulation; answer in the provider's shape.
+    assert isinstance(exc, RequestValidationError)
+    message = "; ".join(str(error.get("msg", "invalid")) for error in exc.errors())
+    provider = provider_for_request(request)
+    if provider is None:
+        return JSONResponse({"error": message}, status_code=400)
+    return bad_request(provider, message).response()
