@@ -23,6 +23,13 @@ class Settings(BaseSettings):
     sandbox: bool = False
     allow_private_callbacks: bool | None = None
     min_refresh_seconds: float = Field(default=60, gt=0)
+    # Callback delivery (pollhub.delivery): per-attempt timeout, attempts in flight per
+    # worker, retries after the first attempt (4^x s apart), and how long delivered
+    # notifications are kept in the history.
+    delivery_timeout_seconds: float = Field(default=15, gt=0)
+    delivery_concurrency: int = Field(default=64, ge=1)
+    delivery_max_retries: int = Field(default=9, ge=0)
+    delivered_retention_days: float = Field(default=7, ge=0)
     log_level: str = "INFO"
 
     @model_validator(mode="after")

@@ -1,0 +1,248 @@
+"""The dispatcher: claims due notifications from the outbox and delivers them.
+
+One dispatcher runs in each worker process; several share the outbox safely (see
+:mod:`pollhub.delivery.repository`). Deliveries run concurrently across instances, up to
+``POLLHUB_DELIVERY_CONCURRENCY`` at once, and each frees its slot as soon as it ends, so a
+slow or dead callback URL holds one slot for at most the timeout and never delays other
+instances. Within one instance, notifications go one at a time, in order.
+
+Each attempt's result is written in a transaction of its own right after the answer
+arrives — a transaction that holds only attempt results. When many attempts end together
+their results share one commit (group commit); an attempt is not finished, and its
+instance's next notification not eligible, until its result is committed. A worker killed
+after a 2xx and before that commit leaves the notification leased; once the lease expires
+it is delivered again with the same ``Elements-Webhook-Id`` (at least once, never lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from pollhub.clock import clock
+from pollhub.delivery.repository import (
+    DELIVERED,
+    FAILED,
+    RETRYING,
+    Claimed,
+    Outcome,
+    claim_due,
+    record_outcomes,
+)
+from pollhub.delivery.retry import retry_delay
+from pollhub.delivery.sender import AttemptResult, CallbackSender
+from pollhub.delivery.signing import callback_headers
+from pollhub.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+MAX_IDLE_SECONDS = 0.1  # an idle dispatcher looks for new notifications this often
+LEASE_MARGIN_SECONDS = 30.0
+
+
+def default_worker_id() -> str:
+    """A name for this process's dispatcher, unique across hosts and restarts."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Dispatcher:
+    """Delivers the outbox: :meth:`run` in a worker, :meth:`deliver_due` in tests.
+
+    Use it as ``async with Dispatcher(...) as dispatcher`` to keep one connection pool
+    across calls of :meth:`deliver_due`; :meth:`run` manages its own.
+    """
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        worker_id: str | None = None,
+        settings: Settings | None = None,
+        concurrency: int | None = None,
+        timeout_seconds: float | None = None,
+        lease_seconds: float | None = None,
+        max_retries: int | None = None,
+        allow_private: bool | None = None,
+        idle_seconds: float = MAX_IDLE_SECONDS,
+    ) -> None:
+        settings = settings or get_settings()
+        self.worker_id = worker_id or default_worker_id()
+        self._sessionmaker = sessionmaker
+        self._concurrency = concurrency or settings.delivery_concurrency
+        timeout = timeout_seconds or settings.delivery_timeout_seconds
+        # Longer than any attempt can take, so a live worker never loses its lease.
+        self._lease = timedelta(seconds=lease_seconds or timeout * 2 + LEASE_MARGIN_SECONDS)
+        self._max_retries = settings.delivery_max_retries if max_retries is None else max_retries
+        allow = settings.allow_private_callbacks if allow_private is None else allow_private
+        self._sender = CallbackSender(
+            timeout_seconds=timeout, allow_private=bool(allow), connections=self._concurrency
+        )
+        self._idle_seconds = min(idle_seconds, MAX_IDLE_SECONDS)
+        self._recorder = _Recorder(sessionmaker, self.worker_id)
+        self._open = False
+        self.attempts_made = 0  # since this dispatcher was created; for logs and tests
+
+    async def __aenter__(self) -> Dispatcher:
+        await self._sender.open()
+        self._open = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._open = False
+        await self._sender.close()
+
+    async def deliver_due(self, limit: int = 100) -> int:
+        """One pass: claim up to ``limit`` due notifications, attempt each, record results.
+
+        Returns how many attempts were made (0 when nothing was due).
+        """
+        async with self._connections():
+            claimed = await self._claim(limit)
+            slots = asyncio.Semaphore(self._concurrency)
+
+            async def attempt(notification: Claimed) -> None:
+                async with slots:
+                    await self._deliver(notification)
+
+            await asyncio.gather(*(attempt(n) for n in claimed))
+            return len(claimed)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until ``stop`` is set, then finish the attempts in flight and return."""
+        async with self._connections():
+            in_flight: set[asyncio.Task[None]] = set()
+            stopping = asyncio.create_task(stop.wait())
+            try:
+                while not stop.is_set():
+                    free = self._concurrency - len(in_flight)
+                    for notification in await self._claim_safely(free) if free > 0 else []:
+                        task = asyncio.create_task(self._deliver(notification))
+                        in_flight.add(task)
+                        task.add_done_callback(in_flight.discard)
+                    # A finished attempt may make its instance's next notification due,
+                    # so look again as soon as one ends; otherwise after the idle period.
+                    await asyncio.wait(
+                        {*in_flight, stopping},
+                        timeout=self._idle_seconds,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+            finally:
+                stopping.cancel()
+                if in_flight:
+                    await asyncio.wait(in_flight)  # each ends within the timeout
+
+    @asynccontextmanager
+    async def _connections(self) -> AsyncIterator[None]:
+        if self._open:
+            yield
+            return
+        async with self:
+            yield
+
+    async def _claim(self, limit: int) -> list[Claimed]:
+        async with self._sessionmaker() as session, session.begin():
+            return await claim_due(
+                session, worker_id=self.worker_id, now=clock.now(), lease=self._lease, limit=limit
+            )
+
+    async def _claim_safely(self, limit: int) -> list[Claimed]:
+        try:
+            return await self._claim(limit)
+        except Exception:  # the database is away: keep the worker alive and try again
+            log.exception("could not claim notifications; retrying")
+            return []
+
+    async def _deliver(self, notification: Claimed) -> None:
+        try:
+            await self._attempt(notification)
+        except Exception:  # a bug must not kill the worker; the lease brings the row back
+            log.exception("delivery of %s went wrong", notification.event_id)
+
+    async def _attempt(self, notification: Claimed) -> None:
+        now = clock.now()
+        headers = callback_headers(
+            event_id=notification.event_id,
+            body=notification.body,
+            signature_key=notification.signature_key,
+            now=now,
+        )
+        result = await self._sender.post(
+            notification.callback_url, notification.body, headers, now=now
+        )
+        self.attempts_made += 1
+        outcome = self._outcome(notification, result, clock.now())
+        try:
+            await self._recorder.record(outcome)
+        except Exception:  # not recorded: the lease expires and the attempt is repeated
+            log.exception("could not record the attempt of %s", notification.event_id)
+
+    def _outcome(self, notification: Claimed, result: AttemptResult, now: datetime) -> Outcome:
+        attempts = notification.attempts + 1
+        if result.ok:
+            return Outcome(notification.id, DELIVERED, now, result.status_code, None, now)
+        if result.refused or attempts > self._max_retries:
+            log.warning(
+                "notification %s of instance %s failed after %d attempt(s): %s",
+                notification.event_id,
+                notification.instance_id,
+                attempts,
+                result.error,
+            )
+            return Outcome(notification.id, FAILED, now, result.status_code, result.error, None)
+        delay = retry_delay(attempts, retry_after=result.retry_after)
+        return Outcome(
+            notification.id,
+            RETRYING,
+            now + timedelta(seconds=delay),
+            result.status_code,
+            result.error,
+            None,
+        )
+
+
+class _Recorder:
+    """Group commit of attempt results: whatever ended while the last commit ran goes next."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], worker_id: str) -> None:
+        self._sessionmaker = sessionmaker
+        self._worker_id = worker_id
+        self._waiting: list[tuple[Outcome, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def record(self, outcome: Outcome) -> None:
+        """Return once ``outcome`` is committed (raise if the commit failed)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((outcome, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                async with self._sessionmaker() as session, session.begin():
+                    await record_outcomes(
+                        session, worker_id=self._worker_id, outcomes=[o for o, _ in batch]
+                    )
+            except Exception as exc:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)

@@ -1,0 +1,291 @@
+"""Delivery against a real local receiver: success, retries, timeouts, outages, ordering."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from pollhub.clock import clock
+from pollhub.delivery.dispatcher import Dispatcher
+from pollhub.delivery.retry import parse_retry_after, retry_delay
+from tests.conftest import Tenant
+from tests.delivery.conftest import (
+    Receiver,
+    add_instance,
+    drain,
+    enqueue,
+    fail_times,
+    free_port,
+    notifications,
+)
+
+
+async def test_a_2xx_marks_the_notification_delivered(
+    session: AsyncSession, tenant: Tenant, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    instance = await add_instance(session, tenant, receiver.url)
+    [queued] = await enqueue(session, instance)
+
+    assert await dispatcher.deliver_due() == 1
+
+    [stored] = await notifications(session)
+    assert receiver.ids() == [queued.event_id]
+    assert stored.status == "delivered"
+    assert stored.attempts == 1 and stored.last_status_code == 200
+    assert stored.delivered_at is not None and stored.lease_owner is None
+    assert await dispatcher.deliver_due() == 0
+
+
+async def test_a_receiver_failing_three_times_gets_it_on_the_fourth_try_with_the_same_id(
+    session: AsyncSession, tenant: Tenant, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    receiver.answer = fail_times(3, status=503)
+    instance = await add_instance(session, tenant, receiver.url)
+    await enqueue(session, instance)
+
+    waits = []
+    for _ in range(3):
+        await dispatcher.deliver_due()
+        [stored] = await notifications(session)
+        assert stored.status == "retrying"
+        assert stored.last_status_code == 503 and "receiver is unwell" in (stored.last_error or "")
+        assert await dispatcher.deliver_due() == 0  # not due yet
+        wait = stored.next_attempt_at - clock.now()
+        waits.append(wait.total_seconds())
+        clock.advance(wait + timedelta(milliseconds=1))
+    await dispatcher.deliver_due()
+
+    [stored] = await notifications(session)
+    assert stored.status == "delivered" and stored.attempts == 4
+    assert len(receiver.requests) == 4 and len(set(receiver.ids())) == 1
+    # 4^x seconds with ±20 % jitter.
+    for retry, seconds in enumerate(waits, start=1):
+        assert 0.8 * 4**retry - 1 <= seconds <= 1.2 * 4**retry
+
+
+async def test_after_the_last_retry_the_notification_is_failed_and_kept(
+    allow_private: None,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    tenant: Tenant,
+    receiver: Receiver,
+) -> None:
+    receiver.answer = fail_times(100)
+    instance = await add_instance(session, tenant, receiver.url)
+    await enqueue(session, instance)
+
+    async with Dispatcher(sessionmaker, worker_id="w", max_retries=2) as dispatcher:
+        for _ in range(4):
+            await dispatcher.deliver_due()
+            clock.advance(timedelta(minutes=2))
+
+    [stored] = await notifications(session)
+    assert stored.status == "failed" and stored.attempts == 3
+    assert len(receiver.requests) == 3
+
+
+async def test_retry_after_is_honoured(
+    session: AsyncSession, tenant: Tenant, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    receiver.answer = fail_times(1, status=429, headers={"Retry-After": "120"})
+    instance = await add_instance(session, tenant, receiver.url)
+    await enqueue(session, instance)
+
+    await dispatcher.deliver_due()
+    clock.advance(timedelta(seconds=60))
+    assert await dispatcher.deliver_due() == 0
+    clock.advance(timedelta(seconds=61))
+    assert await dispatcher.deliver_due() == 1
+
+    assert [n.status for n in await notifications(session)] == ["delivered"]
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    now = clock.now().replace(microsecond=0)
+    http_date = (now + timedelta(seconds=90)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+
+    assert parse_retry_after("30", now) == 30
+    assert parse_retry_after(http_date, now) == 90
+    assert parse_retry_after("soon", now) is None
+    assert retry_delay(1, retry_after=1000) == 1000
+    assert retry_delay(1, retry_after=10**9) == 4**9  # never parked beyond the schedule
+
+
+async def test_a_hanging_receiver_times_out_and_is_retried(
+    session: AsyncSession, tenant: Tenant, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    async def hang(request: web.Request) -> web.StreamResponse:
+        await receiver.release.wait()
+        return web.Response()
+
+    receiver.answer = hang
+    instance = await add_instance(session, tenant, receiver.url)
+    await enqueue(session, instance)
+
+    started = asyncio.get_running_loop().time()
+    await dispatcher.deliver_due()
+
+    assert asyncio.get_running_loop().time() - started < 3
+    [stored] = await notifications(session)
+    assert stored.status == "retrying"
+    assert stored.last_error == "timed out after 1 s" and stored.last_status_code is None
+
+
+async def test_a_receiver_down_for_a_while_gets_everything_once_it_is_back(
+    session: AsyncSession, tenant: Tenant, dispatcher: Dispatcher
+) -> None:
+    receiver = Receiver(port=free_port())  # not started: connection refused
+    instance = await add_instance(session, tenant, receiver.url)
+    queued = await enqueue(session, instance, count=3)
+
+    await dispatcher.deliver_due()
+    clock.advance(timedelta(seconds=5))
+    await dispatcher.deliver_due()
+    [first, *_] = await notifications(session)
+    assert first.status == "retrying" and first.attempts == 2
+    assert "Cannot connect" in (first.last_error or "") or "refused" in (first.last_error or "")
+
+    await receiver.start()
+    try:
+        clock.advance(timedelta(seconds=20))
+        await drain(dispatcher)
+    finally:
+        await receiver.stop()
+
+    assert receiver.ids() == [n.event_id for n in queued]
+    assert {n.status for n in await notifications(session)} == {"delivered"}
+
+
+async def test_a_later_notification_waits_while_an_earlier_one_of_its_instance_is_retried(
+    session: AsyncSession, tenant: Tenant, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    receiver.answer = fail_times(2)
+    instance = await add_instance(session, tenant, receiver.url)
+    queued = await enqueue(session, instance, count=4)
+
+    for _ in range(6):
+        await drain(dispatcher)
+        clock.advance(timedelta(minutes=5))
+
+    ids = [n.event_id for n in queued]
+    # The first is tried three times; nothing after it is sent before it is delivered.
+    assert receiver.ids() == [ids[0], ids[0], ids[0], ids[1], ids[2], ids[3]]
+
+
+async def test_a_failing_instance_does_not_hold_back_another(
+    session: AsyncSession, tenant: Tenant, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    down = await add_instance(session, tenant, f"http://127.0.0.1:{free_port()}/dead")
+    up = await add_instance(session, tenant, receiver.url)
+    await enqueue(session, down, count=2)
+    healthy = await enqueue(session, up, count=3)
+
+    await drain(dispatcher)
+
+    assert receiver.ids() == [n.event_id for n in healthy]
+    statuses = [(n.instance_id, n.status) for n in await notifications(session)]
+    assert statuses[:2] == [(down.id, "retrying"), (down.id, "pending")]
+
+
+async def test_a_slow_receiver_does_not_delay_other_instances_in_the_worker_loop(
+    allow_private: None,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    tenant: Tenant,
+    receiver: Receiver,
+) -> None:
+    async def slow_for_one_path(request: web.Request) -> web.StreamResponse:
+        if request.path == "/slow":
+            await receiver.release.wait()
+        return web.json_response({})
+
+    receiver.answer = slow_for_one_path
+    slow = await add_instance(session, tenant, receiver.url.replace("/events", "/slow"))
+    fast = await add_instance(session, tenant, receiver.url)
+    await enqueue(session, slow, count=1)
+    quick = await enqueue(session, fast, count=20)
+    stop = asyncio.Event()
+    dispatcher = Dispatcher(sessionmaker, worker_id="loop", timeout_seconds=5)
+
+    worker = asyncio.create_task(dispatcher.run(stop))
+    try:
+        # All twenty arrive while the slow instance's callback is still hanging.
+        wanted = {n.event_id for n in quick}
+        await receiver.wait_until(lambda r: wanted <= set(r.ids()), seconds=4)
+        slow_still_hanging = not receiver.release.is_set()
+    finally:
+        receiver.release.set()
+        stop.set()
+        await worker
+
+    assert slow_still_hanging
+    assert receiver.ids()[1:] == [n.event_id for n in quick]
+    assert {n.status for n in await notifications(session)} == {"delivered"}
+
+
+async def test_a_redirect_is_not_followed_and_counts_as_a_failure(
+    session: AsyncSession, tenant: Tenant, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    async def redirect(request: web.Request) -> web.StreamResponse:
+        if request.path == "/events":
+            raise web.HTTPFound("/elsewhere")
+        return web.json_response({})
+
+    receiver.answer = redirect
+    instance = await add_instance(session, tenant, receiver.url)
+    await enqueue(session, instance)
+
+    await dispatcher.deliver_due()
+
+    [stored] = await notifications(session)
+    assert [r.headers.get("Host") for r in receiver.requests] == [f"127.0.0.1:{receiver.port}"]
+    assert len(receiver.requests) == 1
+    assert stored.status == "retrying" and stored.last_status_code == 302
+    assert "redirect to /elsewhere not followed" in (stored.last_error or "")
+
+
+async def test_a_crashed_workers_expired_lease_is_taken_over(
+    allow_private: None,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    tenant: Tenant,
+    receiver: Receiver,
+) -> None:
+    instance = await add_instance(session, tenant, receiver.url)
+    await enqueue(session, instance)
+    crashed = Dispatcher(sessionmaker, worker_id="crashed", lease_seconds=60)
+    await crashed._claim(10)  # leased, then the worker "dies" before posting
+
+    async with Dispatcher(sessionmaker, worker_id="survivor", timeout_seconds=1) as survivor:
+        assert await survivor.deliver_due() == 0
+        clock.advance(timedelta(seconds=61))
+        assert await survivor.deliver_due() == 1
+
+    [stored] = await notifications(session)
+    assert stored.status == "delivered" and len(receiver.requests) == 1
+
+
+@pytest.mark.parametrize("instances", [3])
+async def test_deliveries_run_in_parallel_across_instances(
+    session: AsyncSession,
+    tenant: Tenant,
+    receiver: Receiver,
+    dispatcher: Dispatcher,
+    instances: int,
+) -> None:
+    async def slowish(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(0.3)
+        return web.json_response({})
+
+    receiver.answer = slowish
+    for i in range(instances):
+        await enqueue(session, await add_instance(session, tenant, receiver.url, name=f"i{i}"))
+
+    started = asyncio.get_running_loop().time()
+    assert await dispatcher.deliver_due() == instances
+
+    assert asyncio.get_running_loop().time() - started < 0.3 * instances
