@@ -7,6 +7,7 @@ Every test that takes ``client`` or ``session`` runs once per database.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -186,12 +187,24 @@ def _token_endpoint(request: httpx.Request) -> httpx.Response:
     )
 
 
+GRAPH_SUBSCRIPTIONS = "https://graph.microsoft.com/v1.0/subscriptions"
+
+
+def _create_subscription(request: httpx.Request) -> httpx.Response:
+    """Graph's POST /subscriptions, without the validation handshake."""
+    body = json.loads(request.content)
+    return httpx.Response(201, json={**body, "id": f"sub-{uuid.uuid4().hex[:8]}"})
+
+
 @pytest.fixture
 def providers() -> Iterator[respx.MockRouter]:
-    """The providers' token endpoints, mocked at the HTTP level (respx)."""
+    """The providers' token endpoints and Graph's subscriptions, mocked with respx."""
     with respx.mock(assert_all_called=False) as router:
         for url in TOKEN_ENDPOINTS.values():
             router.post(url).mock(side_effect=_token_endpoint)
+        router.post(GRAPH_SUBSCRIPTIONS).mock(side_effect=_create_subscription)
+        router.patch(url__startswith=f"{GRAPH_SUBSCRIPTIONS}/").respond(200, json={})
+        router.delete(url__startswith=f"{GRAPH_SUBSCRIPTIONS}/").respond(204)
         yield router
 
 

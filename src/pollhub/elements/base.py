@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlencode
 
+from pollhub.elements.reading import ChangeReader
 from pollhub.elements.urls import provider_url
 
 EventMechanism = Literal["polling", "webhook"]
@@ -26,6 +27,7 @@ class PollableResource:
 
     name: str
     url: str
+    reader: ChangeReader
     id_field: str = ""
     dates: Mapping[str, str] | None = None
     description: str = ""
@@ -97,3 +99,10 @@ class Element:
     def pollable_paths(self) -> set[str]:
         """The hub paths this element's poller knows how to read."""
         return {r.url for r in self.resources}
+
+    def reader_for(self, path: str) -> ChangeReader:
+        """The change reader behind a hub path (a copied resource shares its reader)."""
+        for resource in self.resources:
+            if resource.url == path:
+                return resource.reader
+        raise KeyError(f"{self.key} cannot poll {path}")

@@ -8,16 +8,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-# authlib 1.9 prefers its httpx2 fork and warns when it falls back to httpx, which is what
-# we want: respx (our tests' provider mock) intercepts httpx. Its module forces the warning
-# "always" on import, so our filter goes in after that.
 import httpx
+from authlib.deprecate import AuthlibDeprecationWarning
 
 from pollhub.clock import clock
 from pollhub.elements.base import Element
 from pollhub.errors import BadRequest, PollhubError
 
-warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+# authlib 1.9 prefers its httpx2 fork and warns when it falls back to httpx, which is what
+# we want: respx (our tests' provider mock) intercepts httpx. authlib.deprecate forces its
+# warnings to "always" when imported, so this filter must come after that import.
+warnings.filterwarnings(
+    "ignore", message="The httpx module is deprecated", category=AuthlibDeprecationWarning
+)
 from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError  # noqa: E402
 
 TOKEN_TIMEOUT_SECONDS = 15

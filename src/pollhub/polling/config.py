@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from pollhub.polling.dates import validate_date_format, validate_url_template
 from pollhub.polling.timezones import resolve_timezone
+from pollhub.settings import get_settings
 
 
 class DatesConfiguration(BaseModel):
@@ -62,6 +63,11 @@ class PollerResource(BaseModel):
     def path(self) -> str:
         """The URL without its query string."""
         return self.url.split("?", 1)[0]
+
+
+def refresh_seconds(minutes: float) -> float:
+    """A refresh interval in minutes as seconds, floored at ``POLLHUB_MIN_REFRESH_SECONDS``."""
+    return max(minutes * 60, get_settings().min_refresh_seconds)
 
 
 def decode_json_string(value: Any) -> Any:

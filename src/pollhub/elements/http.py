@@ -1,0 +1,126 @@
+"""Calling a provider's API with an instance's access token, errors turned into types."""
+
+from __future__ import annotations
+
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from pollhub.clock import clock
+
+
+class ProviderError(Exception):
+    """The provider answered with an error that retrying later may fix (5xx, bad gateway)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ProviderThrottled(ProviderError):
+    """429 (or 503 with Retry-After): back off for ``retry_after`` seconds."""
+
+    def __init__(self, message: str, status: int, retry_after: float | None) -> None:
+        super().__init__(message, status)
+        self.retry_after = retry_after
+
+
+class ProviderUnauthorized(ProviderError):
+    """401: the access token is expired or revoked."""
+
+
+class ProviderNotFound(ProviderError):
+    """404 on a path that should exist (elements decide what it means)."""
+
+
+class ProviderGone(ProviderError):
+    """410: the provider dropped the cursor's state."""
+
+
+class ProviderApi:
+    """Calls one provider's JSON API on behalf of one instance."""
+
+    def __init__(self, client: httpx.AsyncClient, access_token: str) -> None:
+        self._client = client
+        self._headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+
+    async def get_json(self, url: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """GET ``url`` and return its JSON object, or raise a typed :class:`ProviderError`."""
+        body = await self.send("GET", url, params=params)
+        if body is None:
+            raise ProviderError(f"{_where(url)} answered with no content")
+        return body
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """Send a request; the JSON object answered (None for 204), or a typed error."""
+        try:
+            response = await self._client.request(
+                method, url, params=params, json=json, headers=self._headers
+            )
+        except httpx.TimeoutException as exc:
+            raise ProviderError(f"timed out calling {_where(url)}") from exc
+        except httpx.TransportError as exc:
+            raise ProviderError(f"could not reach {_where(url)}: {type(exc).__name__}") from exc
+        if response.status_code >= 400:
+            raise _error(response)
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise ProviderError(f"{_where(url)} answered with something other than JSON") from exc
+        if not isinstance(body, dict):
+            raise ProviderError(f"{_where(url)} answered with JSON that is not an object")
+        return body
+
+
+def _where(url: str) -> str:
+    return str(httpx.URL(url).copy_with(query=None))
+
+
+def _error(response: httpx.Response) -> ProviderError:
+    status = response.status_code
+    message = f"{_where(str(response.request.url))} answered {status}: {_detail(response)}"
+    if status == 401:
+        return ProviderUnauthorized(message, status)
+    if status == 429 or (status == 503 and "Retry-After" in response.headers):
+        return ProviderThrottled(message, status, retry_after(response))
+    if status == 404:
+        return ProviderNotFound(message, status)
+    if status == 410:
+        return ProviderGone(message, status)
+    return ProviderError(message, status)
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return str(error.get("message") or error.get("code") or error)[:200]
+    return str(error or body)[:200]
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date)."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - clock.now()).total_seconds())
+    except (TypeError, ValueError):
+        return None

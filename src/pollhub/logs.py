@@ -1,0 +1,30 @@
+"""Log lines as ``key=value`` pairs, with the instance and resource on every poll line."""
+
+from __future__ import annotations
+
+import logging
+
+from pollhub.settings import get_settings
+
+# Attributes every LogRecord has; anything else was passed with ``extra=`` and is printed.
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+class KeyValueFormatter(logging.Formatter):
+    """``time level logger message key=value …`` — greppable and parseable."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extras = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
+        if extras:
+            line += " " + " ".join(f"{key}={value}" for key, value in sorted(extras.items()))
+        return line
+
+
+def configure_logging() -> None:
+    """Send pollhub's logs to stderr at ``POLLHUB_LOG_LEVEL``."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(KeyValueFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(get_settings().log_level.upper())

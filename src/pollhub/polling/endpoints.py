@@ -1,0 +1,72 @@
+"""HTTP routes of polling: poll now, and where each resource's polling stands."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from pollhub.clock import clock
+from pollhub.db.models import PollState
+from pollhub.deps import CallerDep, SessionDep
+from pollhub.errors import Conflict
+from pollhub.instances import service as instances
+from pollhub.polling import schedule
+
+router = APIRouter(prefix="/instances", tags=["polling"])
+
+
+class ResourcePollStatus(BaseModel):
+    """Where polling of one resource stands."""
+
+    resource: str
+    nextPollDate: datetime
+    lastPollDate: datetime | None
+    lastSuccessDate: datetime | None
+    lastResult: str | None
+    lastError: str | None
+    consecutiveFailures: int
+    cursorAgeSeconds: float | None
+    baselined: bool
+
+
+@router.post("/{instance_id}/events/poll", status_code=202)
+async def poll_now(instance_id: int, session: SessionDep, caller: CallerDep) -> JSONResponse:
+    """Poll every resource of the instance at the next tick."""
+    instance = await instances.get_instance(session, caller, instance_id)
+    if not instance.events_enabled:
+        raise Conflict(f"Events are not enabled for instance {instance_id}")
+    count = await schedule.poll_now(session, instance.id)
+    await session.commit()
+    return JSONResponse({"instanceId": instance.id, "resources": count}, status_code=202)
+
+
+@router.get("/{instance_id}/poller", response_model=list[ResourcePollStatus])
+async def poll_status(
+    instance_id: int, session: SessionDep, caller: CallerDep
+) -> list[ResourcePollStatus]:
+    """Per resource: last poll, its result and error, and how old the cursor is."""
+    instance = await instances.get_instance(session, caller, instance_id)
+    states = await session.scalars(
+        select(PollState).where(PollState.instance_id == instance.id).order_by(PollState.resource)
+    )
+    now = clock.now()
+    return [
+        ResourcePollStatus(
+            resource=state.resource,
+            nextPollDate=state.next_poll_at,
+            lastPollDate=state.last_poll_at,
+            lastSuccessDate=state.last_success_at,
+            lastResult=state.last_result,
+            lastError=state.last_error,
+            consecutiveFailures=state.consecutive_failures,
+            cursorAgeSeconds=(now - state.last_success_at).total_seconds()
+            if state.last_success_at
+            else None,
+            baselined=state.cursor is not None,
+        )
+        for state in states
+    ]

@@ -1,0 +1,70 @@
+"""What the poller remembers of each object it has seen (``object_fingerprints``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pollhub.clock import clock
+from pollhub.db.models import ObjectFingerprint
+
+_CHUNK = 500  # bound the IN (...) list well under every database's parameter limit
+
+
+class Memory:
+    """The fingerprints of one resource of one instance, loaded for one poll's objects."""
+
+    def __init__(self, instance_id: int, resource: str, rows: dict[str, ObjectFingerprint]):
+        self.instance_id = instance_id
+        self.resource = resource
+        self._rows = rows
+
+    @classmethod
+    async def load(
+        cls,
+        session: AsyncSession,
+        instance_id: int,
+        resource: str,
+        object_ids: Iterable[str],
+        *,
+        everything: bool = False,
+    ) -> Memory:
+        """Load the rows for ``object_ids`` (or all of the resource's, with ``everything``)."""
+        base = select(ObjectFingerprint).where(
+            ObjectFingerprint.instance_id == instance_id, ObjectFingerprint.resource == resource
+        )
+        rows: dict[str, ObjectFingerprint] = {}
+        if everything:
+            rows = {row.object_id: row for row in await session.scalars(base)}
+        else:
+            ids = sorted(set(object_ids))
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                query = base.where(ObjectFingerprint.object_id.in_(chunk))
+                rows.update({row.object_id: row for row in await session.scalars(query)})
+        return cls(instance_id, resource, rows)
+
+    def get(self, object_id: str) -> ObjectFingerprint | None:
+        """The remembered row of an object, if any."""
+        return self._rows.get(object_id)
+
+    def live_ids(self) -> set[str]:
+        """Objects remembered as existing."""
+        return {object_id for object_id, row in self._rows.items() if not row.deleted}
+
+    def remember(
+        self, session: AsyncSession, object_id: str, fingerprint: str, deleted: bool
+    ) -> None:
+        """Record the latest version of an object (written when the session commits)."""
+        row = self._rows.get(object_id)
+        if row is None:
+            row = ObjectFingerprint(
+                instance_id=self.instance_id, resource=self.resource, object_id=object_id
+            )
+            session.add(row)
+            self._rows[object_id] = row
+        row.fingerprint = fingerprint
+        row.deleted = deleted
+        row.seen_at = clock.now()

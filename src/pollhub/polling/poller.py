@@ -1,0 +1,276 @@
+"""One poll of one resource of one instance, top to bottom.
+
+1. Load what to read (the instance's element, resource configuration and interval).
+2. Read the provider from the stored cursor — outside any database transaction, with a
+   fresh access token (refreshed once more on a 401) and a full resynchronisation when the
+   provider no longer accepts the cursor.
+3. In one transaction: classify what came back against the fingerprints, write the events
+   to the outbox, advance the cursor and schedule the next poll. A worker that dies before
+   this commits leaves the old cursor, so the next poll reads the same changes again.
+
+Failures (throttling, 5xx, timeouts) leave the cursor where it was and back off.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from pollhub.clock import clock
+from pollhub.db.models import Instance, PollState
+from pollhub.delivery.outbox import ChangeEvent, enqueue_polled_changes
+from pollhub.elements import get_element
+from pollhub.elements.base import Element
+from pollhub.elements.http import (
+    ProviderApi,
+    ProviderError,
+    ProviderThrottled,
+    ProviderUnauthorized,
+)
+from pollhub.elements.reading import CursorExpired, ReadRequest, ReadResult
+from pollhub.oauth.tokens import InstanceInvalid, TokenKeeper
+from pollhub.polling import metrics, schedule
+from pollhub.polling.changes import Seen, classify_change, object_dates, object_id
+from pollhub.polling.config import PollerResource, refresh_seconds
+from pollhub.polling.dates import render_url
+from pollhub.polling.fingerprints import Memory
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_MAX = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class PollContext:
+    """What every poll needs from its worker."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    tokens: TokenKeeper
+    http: httpx.AsyncClient
+    worker_id: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resource to read, as configured when the poll started."""
+
+    instance_id: int
+    element: Element
+    name: str
+    resource: PollerResource
+    interval: timedelta
+    configuration: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A poll that did not get through; the cursor stays where it was."""
+
+    result: str
+    error: str
+    retry_after: float | None = None
+
+
+async def poll_resource(ctx: PollContext, claim: schedule.Claim) -> str:
+    """Poll one claimed resource; returns the outcome recorded for it."""
+    started = clock.now()
+    metrics.POLL_LAG.observe(max(0.0, (started - claim.due_at).total_seconds()))
+    target = await _load_target(ctx, claim)
+    if target is None:
+        return await _close_failed(ctx, claim, Failure("skipped", "instance not pollable"), None)
+    extra = {"instance": claim.instance_id, "resource": claim.resource}
+    outcome: ReadResult | Failure
+    try:
+        outcome, resynced = await _read(ctx, target, claim, started)
+    except InstanceInvalid as exc:
+        outcome, resynced = Failure("invalid", str(exc)), False
+    except ProviderThrottled as exc:
+        outcome, resynced = Failure("throttled", str(exc), exc.retry_after), False
+    except ProviderError as exc:
+        outcome, resynced = Failure("provider error", str(exc)), False
+    if isinstance(outcome, Failure):
+        log.warning("poll failed: %s", outcome.error, extra=extra)
+        result = await _close_failed(ctx, claim, outcome, target)
+    else:
+        result = await _close_succeeded(ctx, claim, target, outcome, started, resynced)
+        log.info("poll done: %s", result, extra=extra)
+    metrics.POLLS.labels(target.element.key, result.split(":")[0]).inc()
+    metrics.POLL_SECONDS.observe((clock.now() - started).total_seconds())
+    return result
+
+
+async def _load_target(ctx: PollContext, claim: schedule.Claim) -> Target | None:
+    async with ctx.sessionmaker() as session:
+        instance = await session.get(Instance, claim.instance_id)
+    if instance is None or not instance.events_enabled or not instance.valid:
+        return None
+    element = get_element(instance.element_key)
+    entry = instance.configuration.get("event.poller.configuration", {}).get(claim.resource)
+    if element is None or entry is None:
+        return None
+    resource = PollerResource.model_validate(entry)
+    if resource.path() not in element.pollable_paths():
+        return None
+    minutes = float(instance.configuration.get("event.poller.refresh_interval", 15))
+    return Target(
+        instance_id=instance.id,
+        element=element,
+        name=claim.resource,
+        resource=resource,
+        interval=timedelta(seconds=refresh_seconds(minutes)),
+        configuration=dict(instance.configuration),
+    )
+
+
+async def _read(
+    ctx: PollContext, target: Target, claim: schedule.Claim, started: datetime
+) -> tuple[ReadResult, bool]:
+    rendered = urlsplit(render_url(target.resource.url, claim.last_success_at or started, started))
+    request = ReadRequest(
+        path=target.resource.path(),
+        query=dict(parse_qsl(rendered.query)),
+        cursor=claim.cursor,
+        since=claim.last_success_at,
+        configuration=target.configuration,
+        page_size=target.resource.pageSize,
+    )
+    try:
+        return await _read_with_token(ctx, target, request), False
+    except CursorExpired as exc:
+        log.warning(
+            "cursor expired, resynchronising: %s",
+            exc,
+            extra={"instance": target.instance_id, "resource": target.name},
+        )
+        return await _read_with_token(ctx, target, replace(request, cursor=None)), True
+
+
+async def _read_with_token(ctx: PollContext, target: Target, request: ReadRequest) -> ReadResult:
+    reader = target.element.reader_for(request.path)
+    token = await ctx.tokens.access_token(target.instance_id)
+    try:
+        return await reader(ProviderApi(ctx.http, token), request)
+    except ProviderUnauthorized:
+        # The token may have been revoked or expired early: refresh once and try again.
+        token = await ctx.tokens.access_token(target.instance_id, stale=token)
+        return await reader(ProviderApi(ctx.http, token), request)
+
+
+async def _close_succeeded(
+    ctx: PollContext,
+    claim: schedule.Claim,
+    target: Target,
+    read: ReadResult,
+    started: datetime,
+    resynced: bool,
+) -> str:
+    async with ctx.sessionmaker() as session:
+        state = await schedule.hold(session, claim, ctx.worker_id)
+        instance = await session.get(Instance, claim.instance_id)
+        if state is None or instance is None:
+            return "lease lost"
+        baseline = claim.cursor is None and not resynced
+        events = await _detect(
+            session, target, read, baseline=baseline, since=claim.last_success_at
+        )
+        await enqueue_polled_changes(
+            session,
+            instance,
+            hub_key=target.element.hub,
+            object_type=target.name,
+            events=events,
+            poll_date=started,
+        )
+        state.cursor = read.cursor
+        state.last_success_at = started
+        result = "baseline" if baseline else f"ok: {len(events)} changes"
+        if resynced:
+            result = f"resynced: {len(events)} changes"
+        _record(state, started, result, None)
+        state.consecutive_failures = 0
+        schedule.release(state, next_poll_at=started + target.interval)
+        await session.commit()
+    for event in events:
+        metrics.CHANGES.labels(target.element.key, event.event_type).inc()
+    return result
+
+
+async def _detect(
+    session: AsyncSession,
+    target: Target,
+    read: ReadResult,
+    *,
+    baseline: bool,
+    since: datetime | None,
+) -> list[ChangeEvent]:
+    ids = [object_id(change, target.resource.idField) for change in read.changes]
+    memory = await Memory.load(
+        session, target.instance_id, target.name, ids, everything=read.complete and not baseline
+    )
+    tolerance = target.resource.createdCheckTolerance
+    events: list[ChangeEvent] = []
+    for change, identifier in zip(read.changes, ids, strict=True):
+        previous = memory.get(identifier)
+        dates = object_dates(change.raw, target.resource.datesConfiguration)
+        verdict = classify_change(
+            change,
+            Seen(previous.fingerprint, previous.deleted) if previous else None,
+            dates,
+            baseline=baseline,
+            since=since,
+            **({"tolerance_seconds": tolerance} if tolerance is not None else {}),
+        )
+        memory.remember(session, identifier, verdict.fingerprint, verdict.deleted)
+        if verdict.event_type:
+            date = dates.updated or dates.created or clock.now()
+            events.append(
+                ChangeEvent(verdict.event_type, identifier, target.name, date, change.raw)
+            )
+    if read.complete and not baseline:
+        # A full enumeration after a lost cursor: what we knew of and no longer exists was
+        # deleted while we could not see it.
+        for missing in sorted(memory.live_ids() - set(ids)):
+            memory.remember(session, missing, "deleted", True)
+            raw = {"id": missing, "deleted": True}
+            events.append(ChangeEvent("DELETED", missing, target.name, clock.now(), raw))
+    return events
+
+
+async def _close_failed(
+    ctx: PollContext, claim: schedule.Claim, failure: Failure, target: Target | None
+) -> str:
+    now = clock.now()
+    async with ctx.sessionmaker() as session:
+        state = await schedule.hold(session, claim, ctx.worker_id)
+        if state is None:
+            return "lease lost"
+        state.consecutive_failures += 1
+        _record(state, now, failure.result, failure.error)
+        interval = target.interval if target else timedelta(minutes=15)
+        schedule.release(state, next_poll_at=now + _backoff(state, failure, interval))
+        await session.commit()
+    return failure.result
+
+
+def _backoff(state: PollState, failure: Failure, interval: timedelta) -> timedelta:
+    if failure.result in ("invalid", "skipped"):
+        return interval
+    exponential: timedelta = BACKOFF_BASE * 2 ** min(state.consecutive_failures - 1, 10)
+    wait: timedelta = min(exponential, BACKOFF_MAX) * random.uniform(0.8, 1.2)  # jitter
+    if failure.retry_after is not None:
+        wait = max(wait, timedelta(seconds=failure.retry_after))
+    return wait
+
+
+def _record(state: PollState, at: datetime, result: str, error: str | None) -> None:
+    state.last_poll_at = at
+    state.last_result = result[:50]
+    state.last_error = error

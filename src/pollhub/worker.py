@@ -1,0 +1,188 @@
+"""The worker: polls due resources, delivers the outbox, and keeps the tables tidy.
+
+:func:`run_worker` runs the three side by side until stopped (``pollhub worker``, and
+inside ``pollhub serve``).
+
+
+APScheduler ticks every second; each tick claims as many due resource polls as there are
+free slots (fairly across organizations, see :mod:`pollhub.polling.schedule`) and runs
+them, at most ``per_organization`` at once for one organization and ``per_element`` at once
+against one provider, so one slow tenant or provider cannot hold back the others.
+Any number of workers can share one PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import httpx
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from httpx_aiohttp import AiohttpTransport
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from pollhub.clock import clock
+from pollhub.delivery.dispatcher import Dispatcher, default_worker_id
+from pollhub.delivery.service import prune_delivered
+from pollhub.oauth.tokens import TokenKeeper
+from pollhub.polling import schedule
+from pollhub.polling.poller import PollContext, poll_resource
+from pollhub.webhooks import subscriptions
+
+log = logging.getLogger(__name__)
+
+PROVIDER_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+PRUNE_EVERY = timedelta(hours=1)
+# Lifecycle notifications mark subscriptions due at once; this is how soon they are seen.
+SUBSCRIPTION_CHECK_SECONDS = 1.0
+
+
+async def run_worker(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    stop: asyncio.Event,
+    *,
+    worker_id: str | None = None,
+) -> None:
+    """Poll, deliver and prune until ``stop`` is set."""
+    worker_id = worker_id or default_worker_id()
+    await asyncio.gather(
+        PollWorker(sessionmaker, worker_id=worker_id).run(stop),
+        Dispatcher(sessionmaker, worker_id=worker_id).run(stop),
+        _keep_subscriptions(sessionmaker, stop, worker_id),
+        _prune_periodically(sessionmaker, stop),
+    )
+
+
+async def _keep_subscriptions(
+    sessionmaker: async_sessionmaker[AsyncSession], stop: asyncio.Event, worker_id: str
+) -> None:
+    """Renew, re-create and catch up webhook subscriptions as they fall due."""
+    tokens = TokenKeeper(sessionmaker)
+    async with httpx.AsyncClient(timeout=PROVIDER_TIMEOUT) as http:
+        while not stop.is_set():
+            try:
+                await subscriptions.maintain(sessionmaker, tokens, http, worker_id)
+            except Exception:  # a database hiccup must not end the loop
+                log.exception("webhook subscription upkeep failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=SUBSCRIPTION_CHECK_SECONDS)
+
+
+async def _prune_periodically(
+    sessionmaker: async_sessionmaker[AsyncSession], stop: asyncio.Event
+) -> None:
+    while not stop.is_set():
+        try:
+            async with sessionmaker() as session:
+                pruned = await prune_delivered(session, clock.now())
+                await session.commit()
+            if pruned:
+                log.info("pruned %d delivered notifications", pruned)
+        except Exception:  # tidying up must never take the worker down
+            log.exception("pruning delivered notifications failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=PRUNE_EVERY.total_seconds())
+
+
+class PollWorker:
+    """Runs due polls until stopped."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        worker_id: str | None = None,
+        concurrency: int = 100,
+        per_organization: int = 20,
+        per_element: int = 100,
+        tick_seconds: float = 1.0,
+    ) -> None:
+        self.worker_id = worker_id or default_worker_id()
+        self._sessionmaker = sessionmaker
+        self._concurrency = concurrency
+        self._tick_seconds = tick_seconds
+        self._in_flight: set[asyncio.Task[str]] = set()
+        self._org_slots: defaultdict[int, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(per_organization)
+        )
+        self._element_slots: defaultdict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(per_element)
+        )
+        self._ticking = asyncio.Lock()
+        self._http: httpx.AsyncClient | None = None
+        self._context: PollContext | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Tick until ``stop`` is set, then let running polls finish (their leases expire
+        on their own if the process dies instead)."""
+        # httpx's API on aiohttp's transport: several times the requests per second of
+        # httpx's own pool on this hot path (reference/http-client-bench).
+        async with httpx.AsyncClient(
+            transport=AiohttpTransport(), timeout=PROVIDER_TIMEOUT
+        ) as http:
+            self._context = PollContext(
+                self._sessionmaker, TokenKeeper(self._sessionmaker), http, self.worker_id
+            )
+            scheduler = AsyncIOScheduler()
+            scheduler.add_job(
+                self.tick,
+                "interval",
+                seconds=self._tick_seconds,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+            )
+            scheduler.start()
+            log.info("poll worker %s started", self.worker_id)
+            try:
+                await stop.wait()
+            finally:
+                scheduler.shutdown(wait=False)
+                if self._in_flight:
+                    await asyncio.wait(self._in_flight, timeout=30)
+                log.info("poll worker %s stopped", self.worker_id)
+
+    async def tick(self) -> int:
+        """Claim what is due and start it; returns how many polls were started."""
+        if self._context is None or self._ticking.locked():
+            return 0
+        async with self._ticking:
+            free = self._concurrency - len(self._in_flight)
+            try:
+                async with self._sessionmaker() as session:
+                    claims = await schedule.claim_due_polls(session, self.worker_id, free)
+                    await session.commit()
+            except Exception:  # a database hiccup must not kill the timer
+                log.exception("claiming due polls failed; retrying next tick")
+                return 0
+            for claim in claims:
+                task = asyncio.create_task(self._guarded(claim, self._context))
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
+            return len(claims)
+
+    async def _guarded(self, claim: schedule.Claim, context: PollContext) -> str:
+        async with self._org_slots[claim.organization_id], self._element_slots[claim.element_key]:
+            try:
+                return await poll_resource(context, claim)
+            except Exception:
+                # The lease expires and another tick retries; the cursor did not move.
+                log.exception(
+                    "poll crashed",
+                    extra={"instance": claim.instance_id, "resource": claim.resource},
+                )
+                return "crashed"
+
+
+async def run_until_signalled(run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run ``run(stop)`` until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await run(stop)
