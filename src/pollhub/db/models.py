@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -32,6 +33,8 @@ _NAMING = {
 }
 
 JSONObject = JSON().with_variant(JSONB(), "postgresql")
+_UNDELIVERED = text("status IN ('pending', 'retrying')")
+_LEASED = text("lease_owner IS NOT NULL")
 
 
 class Base(DeclarativeBase):
@@ -110,7 +113,24 @@ class Notification(Base):
     """
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_notifications_due", "status", "next_attempt_at"),
+        # Partial indexes for the dispatcher's claim (migration 0003): undelivered rows in
+        # order, per instance, and the few leased at any moment.
+        Index(
+            "ix_notifications_queue", "id", sqlite_where=_UNDELIVERED, postgresql_where=_UNDELIVERED
+        ),
+        Index(
+            "ix_notifications_undelivered",
+            "instance_id",
+            "id",
+            sqlite_where=_UNDELIVERED,
+            postgresql_where=_UNDELIVERED,
+        ),
+        Index(
+            "ix_notifications_leased", "instance_id", sqlite_where=_LEASED, postgresql_where=_LEASED
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -170,3 +190,29 @@ class ObjectFingerprint(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WebhookSubscription(Base):
+    """A provider webhook subscription (Microsoft Graph) that feeds one instance.
+
+    ``renew_at`` is when a worker should next act on it: renew it, re-create it
+    (``status`` removed or failed), or catch up on missed notifications.
+    """
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), index=True
+    )
+    subscription_id: Mapped[str] = mapped_column(String(200), unique=True)
+    object_type: Mapped[str] = mapped_column(String(100))
+    client_state: Mapped[str] = mapped_column(EncryptedString())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    renew_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    needs_catch_up: Mapped[bool] = mapped_column(Boolean, default=False)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,1 @@
+"""Provider webhooks (Microsoft Graph): subscriptions kept alive, notifications received."""

@@ -1,0 +1,96 @@
+"""Where providers call pollhub: ``POST /events/{elementKey}/{instanceId}``.
+
+Answers Graph's validation handshake at once, and accepts notifications with 202 after
+only storing their events (the outbox), well inside Graph's 3-second budget. Providers do
+not authenticate with pollhub's secrets; each notification proves itself by its
+subscription's ``clientState``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from pollhub.db.models import Instance
+from pollhub.deps import SessionDep
+from pollhub.errors import BadRequest, NotFound, PollhubError
+from pollhub.webhooks.receiver import Receipt, receive_changes, receive_lifecycle
+
+router = APIRouter(prefix="/events", tags=["provider webhooks"])
+MAX_BODY_BYTES = 1024 * 1024  # Graph's notifications are a few KB; refuse anything huge
+
+
+class PayloadTooLarge(PollhubError):
+    """A notification body over :data:`MAX_BODY_BYTES`."""
+
+    status = 413
+
+
+class Forbidden(PollhubError):
+    """No entry of the notification proved itself."""
+
+    status = 403
+
+
+@router.post("/{element_key}/{instance_id}", response_model=None)
+async def change_notifications(
+    element_key: str, instance_id: int, request: Request, session: SessionDep
+) -> Response:
+    """Graph change notifications for one instance (and its validation handshake)."""
+    if "validationToken" in request.query_params:
+        return _handshake(request)
+    instance, body = await _instance_and_body(session, element_key, instance_id, request)
+    try:
+        receipt = await receive_changes(session, instance, body)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
+    await session.commit()
+    return _answer(receipt)
+
+
+@router.post("/{element_key}/{instance_id}/lifecycle", response_model=None)
+async def lifecycle_notifications(
+    element_key: str, instance_id: int, request: Request, session: SessionDep
+) -> Response:
+    """Graph lifecycle notifications (reauthorizationRequired, subscriptionRemoved, missed)."""
+    if "validationToken" in request.query_params:
+        return _handshake(request)
+    instance, body = await _instance_and_body(session, element_key, instance_id, request)
+    try:
+        receipt = await receive_lifecycle(session, instance, body)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
+    await session.commit()
+    return _answer(receipt)
+
+
+def _handshake(request: Request) -> PlainTextResponse:
+    # Graph requires the decoded token back as text/plain within 10 seconds.
+    return PlainTextResponse(request.query_params["validationToken"], status_code=200)
+
+
+async def _instance_and_body(
+    session: SessionDep, element_key: str, instance_id: int, request: Request
+) -> tuple[Instance, Any]:
+    instance = await session.get(Instance, instance_id)
+    if instance is None or instance.element_key != element_key:
+        raise NotFound(f"No {element_key} instance with ID {instance_id}")
+    declared = request.headers.get("content-length", "0")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"notification body over {MAX_BODY_BYTES} bytes")
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"notification body over {MAX_BODY_BYTES} bytes")
+    try:
+        return instance, json.loads(raw)
+    except ValueError as exc:
+        raise BadRequest("notification body is not valid JSON") from exc
+
+
+def _answer(receipt: Receipt) -> Response:
+    if receipt.accepted == 0 and receipt.refused > 0:
+        raise Forbidden("unknown subscription or wrong clientState")
+    return Response(status_code=202)
