@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -10,22 +11,28 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pollhub import __version__
 from pollhub.catalog.endpoints import router as catalog_router
 from pollhub.db.engine import create_engine, create_sessionmaker
+from pollhub.delivery.endpoints import router as delivery_router
 from pollhub.errors import PollhubError
 from pollhub.instances.endpoints import router as instances_router
+from pollhub.polling.endpoints import router as polling_router
 from pollhub.settings import Settings, get_settings
+from pollhub.webhooks.endpoints import router as webhooks_router
+from pollhub.worker import run_worker
 
 API_PREFIX = "/elements/api-v2"
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the API application for ``settings`` (default: the environment's)."""
+def create_app(settings: Settings | None = None, *, with_worker: bool = False) -> FastAPI:
+    """Build the API application for ``settings`` (default: the environment's);
+    ``with_worker`` also runs a worker in the same process (``pollhub serve``)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -34,9 +41,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings.database_url)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        stop = asyncio.Event()
+        worker = (
+            asyncio.create_task(run_worker(app.state.sessionmaker, stop)) if with_worker else None
+        )
         try:
             yield
         finally:
+            stop.set()
+            if worker is not None:
+                await worker
             await engine.dispose()
 
     app = FastAPI(
@@ -47,13 +61,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(catalog_router, prefix=API_PREFIX)
     app.include_router(instances_router, prefix=API_PREFIX)
+    app.include_router(delivery_router, prefix=API_PREFIX)
+    app.include_router(polling_router, prefix=API_PREFIX)
+    app.include_router(webhooks_router, prefix=API_PREFIX)
+    app.add_api_route("/metrics", metrics, methods=["GET"], tags=["operations"])
     app.add_api_route("/health", health, methods=["GET"], tags=["operations"])
+    if settings.sandbox:
+        # Imported only when asked: nothing else in pollhub knows the sandbox exists.
+        from pollhub.sandbox import create_sandbox_app
+
+        app.mount("/sandbox", create_sandbox_app())
     app.middleware("http")(_request_id)
     app.add_exception_handler(PollhubError, _domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected_error)
     return app
+
+
+def create_app_with_worker() -> FastAPI:
+    """The API with a worker in the same process (the embedded default)."""
+    return create_app(with_worker=True)
 
 
 async def health(request: Request) -> JSONResponse:
@@ -65,6 +93,11 @@ async def health(request: Request) -> JSONResponse:
         log.warning("health check: database unreachable: %s", type(exc).__name__)
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
     return JSONResponse({"status": "ok", "database": "ok", "version": __version__})
+
+
+async def metrics() -> Response:
+    """Prometheus metrics of this process."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
 async def _request_id(

@@ -5,17 +5,21 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
+from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pollhub.db.engine import create_engine, create_sessionmaker
 from pollhub.db.migrate import upgrade_to_head
 from pollhub.errors import PollhubError
+from pollhub.logs import configure_logging
 from pollhub.settings import generate_secret_key, get_settings
 from pollhub.tenancy import service as tenancy
+from pollhub.worker import run_until_signalled, run_worker
 
 app = typer.Typer(help="pollhub: events for SaaS connectors.", no_args_is_help=True)
 orgs = typer.Typer(help="Organizations (tenants).", no_args_is_help=True)
@@ -32,13 +36,53 @@ PortOption = Annotated[int, typer.Option(help="port to listen on")]
 def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
     """Apply migrations, then run the API and the worker in one process."""
     upgrade_to_head(get_settings().database_url)
-    _run_api(host, port)
+    _run_api(host, port, factory="pollhub.app:create_app_with_worker")
 
 
 @app.command()
 def api(host: HostOption = "0.0.0.0", port: PortOption = 8000) -> None:
     """Run the API alone (scale-out: many API processes share one database)."""
     _run_api(host, port)
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker alone: polls, deliveries and pruning (start as many as you like)."""
+
+    async def run() -> None:
+        engine = create_engine(get_settings().database_url)
+        sessionmaker = create_sessionmaker(engine)
+        try:
+            await run_until_signalled(lambda stop: run_worker(sessionmaker, stop))
+        finally:
+            await engine.dispose()
+
+    configure_logging()
+    asyncio.run(run())
+
+
+@app.command()
+def demo(
+    port: PortOption = 8000,
+    duration: Annotated[
+        float | None, typer.Option(help="stop after this many seconds (default: Ctrl-C)")
+    ] = None,
+    database: Annotated[Path, typer.Option(help="the demo's SQLite file (recreated)")] = Path(
+        "pollhub-demo.db"
+    ),
+) -> None:
+    """Everything embedded: sandbox providers, one instance per element, live callbacks."""
+    from pollhub import demo as demo_module
+
+    demo_module.configure_environment(port, database.resolve())
+    console = Console()
+    try:
+        received = asyncio.run(demo_module.run_demo(port, duration, console))
+    except KeyboardInterrupt:
+        console.print("demo stopped")
+        return
+    if duration is not None and received == 0:
+        raise typer.Exit(code=1)
 
 
 @app.command()
@@ -84,10 +128,11 @@ def create_user(
     typer.echo(json.dumps(_in_transaction(work)))
 
 
-def _run_api(host: str, port: int) -> None:
+def _run_api(host: str, port: int, factory: str = "pollhub.app:create_app") -> None:
     settings = get_settings()
+    configure_logging()
     uvicorn.run(
-        "pollhub.app:create_app",
+        factory,
         factory=True,
         host=host,
         port=port,

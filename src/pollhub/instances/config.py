@@ -17,8 +17,7 @@ from pydantic import (
 
 from pollhub.elements.base import Element
 from pollhub.errors import BadRequest
-from pollhub.polling.config import PollerResource, decode_json_string
-from pollhub.settings import get_settings
+from pollhub.polling.config import PollerResource, decode_json_string, refresh_seconds
 
 MASK = "********"
 # Keys the platform itself treats as secret; any extra key that looks secret is kept secret too.
@@ -83,7 +82,7 @@ class InstanceConfiguration(BaseModel):
 
     def refresh_interval_seconds(self) -> float:
         """The polling period, floored at ``POLLHUB_MIN_REFRESH_SECONDS``."""
-        return max(self.refresh_interval * 60, get_settings().min_refresh_seconds)
+        return refresh_seconds(self.refresh_interval)
 
     def extras(self) -> dict[str, Any]:
         """The keys pollhub does not interpret, as sent."""

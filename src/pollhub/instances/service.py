@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from pollhub.clock import clock
 from pollhub.db.models import Instance
+from pollhub.delivery.safety import check_callback_url
 from pollhub.elements import catalog, get_element
 from pollhub.elements.base import Element
 from pollhub.errors import BadRequest, NotFound
@@ -27,8 +28,11 @@ from pollhub.instances.config import (
 )
 from pollhub.instances.schemas import InstanceCreate, InstanceUpdate, ProviderData
 from pollhub.oauth.client import ClientApp, TokenSet, exchange_code
+from pollhub.polling.schedule import forget_poll_states, sync_poll_states
+from pollhub.settings import get_settings
 from pollhub.tenancy.secrets import hash_secret, new_secret
 from pollhub.tenancy.service import Caller
+from pollhub.webhooks import subscriptions as webhooks
 
 
 async def create_instance(session: AsyncSession, caller: Caller, body: InstanceCreate) -> Instance:
@@ -38,6 +42,7 @@ async def create_instance(session: AsyncSession, caller: Caller, body: InstanceC
     """
     element = _element(body.element.key)
     config = parse_configuration(element, body.configuration)
+    await _check_callback_url(config)
     tokens = await _authorize(element, config, body.providerData)
     now = clock.now()
     token = new_secret()
@@ -58,6 +63,7 @@ async def create_instance(session: AsyncSession, caller: Caller, body: InstanceC
     _apply_tokens(instance, tokens)
     session.add(instance)
     await session.flush()
+    await _start_or_stop_events(session, instance, element, config)
     await session.refresh(instance, ["user"])
     return instance
 
@@ -111,11 +117,13 @@ async def update_instance(
     if body.configuration is not None or _has_code(body.providerData):
         merged = _merge_configuration(instance, body.configuration or {})
         config = parse_configuration(element, merged)
+        await _check_callback_url(config)
         if _has_code(body.providerData):
             tokens = await _authorize(element, config, body.providerData)
             _apply_tokens(instance, tokens)
             instance.valid, instance.invalid_reason = True, None
         _apply_configuration(instance, element, config, previous_secrets=instance.secrets)
+        await _start_or_stop_events(session, instance, element, config)
     instance.updated_at = clock.now()
     await session.flush()
     return instance
@@ -124,6 +132,7 @@ async def update_instance(
 async def delete_instance(session: AsyncSession, caller: Caller, instance_id: int) -> None:
     """Remove an instance and everything that hangs off it."""
     instance = await get_instance(session, caller, instance_id)
+    await webhooks.unsubscribe(session, instance)
     await session.delete(instance)
     await session.flush()
 
@@ -145,6 +154,13 @@ def _element(key: str) -> Element:
     if element is None:
         raise BadRequest(f"element 'key': unknown element '{key}'; known: {', '.join(catalog())}")
     return element
+
+
+async def _check_callback_url(config: InstanceConfiguration) -> None:
+    # Refuse a callback URL into pollhub's own network now, with a 400; delivery checks again.
+    await check_callback_url(
+        config.callback_url, allow_private=bool(get_settings().allow_private_callbacks)
+    )
 
 
 def _has_code(provider_data: ProviderData | None) -> bool:
@@ -214,6 +230,23 @@ def _apply_configuration(
     instance.configuration = plain
     instance.secrets = secrets
     instance.events_enabled = config.events_enabled
+
+
+async def _start_or_stop_events(
+    session: AsyncSession, instance: Instance, element: Element, config: InstanceConfiguration
+) -> None:
+    """Start, re-plan or stop the instance's polls (workers see it at their next tick), or
+    create or delete its provider webhook subscriptions."""
+    if element.event_mechanism == "polling" and config.events_enabled:
+        resources = effective_poller_configuration(element, config)
+        await sync_poll_states(session, instance, resources, config.refresh_interval_seconds())
+        return
+    await forget_poll_states(session, instance.id)
+    subscribed = await webhooks.has_subscriptions(session, instance.id)
+    if element.event_mechanism == "webhook" and config.events_enabled and not subscribed:
+        await webhooks.subscribe(session, instance)
+    elif not config.events_enabled and subscribed:
+        await webhooks.unsubscribe(session, instance)
 
 
 def _apply_tokens(instance: Instance, tokens: TokenSet) -> None:

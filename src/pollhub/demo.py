@@ -1,0 +1,291 @@
+"""``pollhub demo``: everything embedded, and the callbacks arriving live in the terminal.
+
+It starts pollhub (API, worker, sandbox providers) on a fresh SQLite database, a client
+application's callback receiver beside it, creates a demo organization with one instance
+per element (the seed documents' bodies), and keeps changing the providers' data through
+the sandbox's control API. Each callback that arrives becomes a row of the table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from aiohttp import web
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from pollhub.app import API_PREFIX, create_app
+from pollhub.db.engine import create_engine, create_sessionmaker
+from pollhub.db.migrate import upgrade_to_head_async
+from pollhub.settings import get_settings
+from pollhub.tenancy.service import create_organization
+
+CHANGE_EVERY_SECONDS = 1.5
+REFRESH_MINUTES = "0.1"  # every 6 s: fast enough to watch
+
+
+def configure_environment(port: int, database: Path) -> None:
+    """Point pollhub at a fresh demo database and the sandbox (before settings are read)."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    os.environ.update(
+        {
+            "POLLHUB_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+            "POLLHUB_SANDBOX": "true",
+            "POLLHUB_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "POLLHUB_MIN_REFRESH_SECONDS": "5",
+            "POLLHUB_LOG_LEVEL": os.environ.get("POLLHUB_LOG_LEVEL", "WARNING"),
+        }
+    )
+    get_settings.cache_clear()
+
+
+def instance_bodies(callback_url: str) -> list[dict[str, Any]]:
+    """One instance per element, as the seed documents write them (placeholders filled)."""
+    events = {
+        "event.notification.enabled": "true",
+        "event.notification.callback.url": callback_url,
+        "event.notification.signature.key": "demo-signature-key",
+        "event.poller.refresh_interval": REFRESH_MINUTES,
+    }
+    oauth = {
+        "oauth.api.key": "demo-client-id",
+        "oauth.api.secret": "demo-client-secret",
+        "oauth.callback.url": "https://www.yourcallbackurl.com/oauth2callback",
+    }
+    return [
+        {
+            "element": {"key": "onedrivev2"},
+            "providerData": {"code": "demo-code"},
+            "configuration": {**oauth, **events},
+            "tags": ["demo"],
+            "name": "Demo OneDrive",
+        },
+        {
+            "element": {"key": "googlesuite"},
+            "providerData": {"code": "demo-code"},
+            "configuration": {**oauth, **events, "event.notification.enabled": True},
+            "tags": ["demo"],
+            "name": "Demo Google Suite",
+        },
+        {
+            "element": {"key": "docushareflex"},
+            "providerData": {"code": "demo-code"},
+            "configuration": {
+                **oauth,
+                **events,
+                "event.vendor.type": "polling",
+                "docushare.domain": "demo.docushareflex.com",
+            },
+            "name": "Demo DocuShare Flex",
+        },
+        {
+            "element": {"key": "microsoftgraph"},
+            "providerData": {"code": "demo-code"},
+            "configuration": {
+                **oauth,
+                **events,
+                "oauth.scope": "Calendars.Read Calendars.ReadWrite offline_access",
+            },
+            "tags": ["demo"],
+            "name": "Demo Microsoft Graph",
+        },
+    ]
+
+
+Fields = Callable[[int], dict[str, Any]]
+# (element, sandbox collection, fields of a new object, fields of an update)
+_CHANGES: list[tuple[str, str, Fields, Fields]] = [
+    ("onedrivev2", "files", lambda n: {"name": f"report-{n}.docx"}, lambda n: {"size": n}),
+    (
+        "docushareflex",
+        "documents",
+        lambda n: {"title": f"Contract {n}"},
+        lambda n: {"title": f"Contract {n} v2"},
+    ),
+    (
+        "googlesuite",
+        "calendar-events",
+        lambda n: {"summary": f"Meeting {n}"},
+        lambda n: {"summary": f"Meeting {n} (moved)"},
+    ),
+    (
+        "googlesuite",
+        "contact-groups",
+        lambda n: {"name": f"Team {n}"},
+        lambda n: {"name": f"Team {n} renamed"},
+    ),
+    (
+        "googlesuite",
+        "messages",
+        lambda n: {"subject": f"Hello {n}"},
+        lambda n: {"addLabelIds": ["STARRED"]},
+    ),
+    (
+        "microsoftgraph",
+        "events",
+        lambda n: {"subject": f"Standup {n}"},
+        lambda n: {"subject": f"Standup {n} (moved)"},
+    ),
+]
+
+
+@dataclass
+class Board:
+    """What the terminal shows: the latest callbacks and the counts."""
+
+    rows: deque[tuple[str, ...]] = field(default_factory=lambda: deque(maxlen=18))
+    received: int = 0
+    changes: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def add_callback(self, body: dict[str, Any], signed: bool) -> None:
+        message = body["message"]
+        self.received += 1
+        for event in message["events"]:
+            self.rows.appendleft(
+                (
+                    datetime.now().strftime("%H:%M:%S"),
+                    message["elementKey"],
+                    event["objectType"],
+                    event["eventType"],
+                    str(event["objectId"])[:28],
+                    "delivered ✓sig" if signed else "delivered",
+                )
+            )
+
+    def render(self, urls: str) -> Group:
+        table = Table(title="Callbacks arriving at the demo client", expand=True)
+        for column in ("time", "element", "objectType", "eventType", "objectId", "delivery"):
+            table.add_column(column)
+        for row in self.rows:
+            style = {"CREATED": "green", "UPDATED": "yellow", "DELETED": "red"}.get(row[3])
+            table.add_row(*row, style=style)
+        counts = Text(
+            f"{self.changes} changes made at the providers · "
+            f"{self.received} callbacks received · Ctrl-C to stop",
+            style="bold",
+        )
+        return Group(
+            Text(urls), *(Text(note, style="dim") for note in self.notes[-4:]), table, counts
+        )
+
+
+async def run_demo(port: int, duration: float | None, console: Console) -> int:
+    """Run the demo until Ctrl-C (or ``duration`` seconds); returns callbacks received."""
+    settings = get_settings()
+    await upgrade_to_head_async(settings.database_url)
+    board = Board()
+    receiver_port = port + 1
+    callback_url = f"http://127.0.0.1:{receiver_port}/events"
+    receiver = await _start_receiver(receiver_port, board)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(with_worker=True), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    urls = (
+        f"pollhub on {settings.public_url}  ·  API docs {settings.public_url}/docs  ·  "
+        f"metrics {settings.public_url}/metrics  ·  sandbox {settings.public_url}/sandbox\n"
+        f"demo client receiving callbacks at {callback_url}"
+    )
+    try:
+        while not server.started:
+            if serving.done():
+                raise RuntimeError(f"pollhub could not start on port {port}")
+            await asyncio.sleep(0.05)
+        headers = await _demo_tenant(settings.database_url)
+        async with httpx.AsyncClient(base_url=settings.public_url, timeout=30) as http:
+            for body in instance_bodies(callback_url):
+                response = await http.post(f"{API_PREFIX}/instances", json=body, headers=headers)
+                created = response.json()
+                board.notes.append(
+                    f"created instance {created.get('id')} ({body['element']['key']}): "
+                    f"HTTP {response.status_code}"
+                )
+            deadline = None if duration is None else time.monotonic() + duration
+            with Live(board.render(urls), console=console, refresh_per_second=4) as live:
+                await _make_changes(http, board, live, urls, deadline, serving)
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await serving
+        await receiver.cleanup()
+    console.print(
+        f"\ndemo stopped: {board.changes} changes made, {board.received} callbacks received"
+    )
+    return board.received
+
+
+async def _make_changes(
+    http: httpx.AsyncClient,
+    board: Board,
+    live: Live,
+    urls: str,
+    deadline: float | None,
+    serving: asyncio.Task[None],
+) -> None:
+    rng = random.Random()
+    existing: dict[tuple[str, str], list[str]] = {}
+    for n in itertools.count(1):
+        if serving.done() or (deadline is not None and time.monotonic() > deadline):
+            return
+        element, collection, new, changed = rng.choice(_CHANGES)
+        objects = existing.setdefault((element, collection), [])
+        path = f"/sandbox/control/{element}/{collection}"
+        action = rng.choice(["create", "update", "delete", "create"]) if objects else "create"
+        if action == "create":
+            response = await http.post(path, json=new(n))
+            if response.status_code < 300:
+                objects.append(str(response.json()["id"]))
+        elif action == "update":
+            response = await http.patch(f"{path}/{rng.choice(objects)}", json=changed(n))
+        else:
+            response = await http.delete(f"{path}/{objects.pop(rng.randrange(len(objects)))}")
+        board.changes += response.status_code < 300
+        live.update(board.render(urls))
+        await asyncio.sleep(CHANGE_EVERY_SECONDS)
+
+
+async def _demo_tenant(database_url: str) -> dict[str, str]:
+    engine = create_engine(database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            org, user = await create_organization(session, "Demo", "demo@pollhub.local")
+            await session.commit()
+    finally:
+        await engine.dispose()
+    return {"Authorization": f"User {user.secret}, Organization {org.secret}"}
+
+
+async def _start_receiver(port: int, board: Board) -> web.AppRunner:
+    """The demo client application: an aiohttp server that records each callback."""
+
+    async def receive(request: web.Request) -> web.Response:
+        body = json.loads(await request.read())
+        board.add_callback(body, "Elements-Webhook-Signature" in request.headers)
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_post("/events", receive)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
