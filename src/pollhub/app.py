@@ -7,11 +7,13 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -23,10 +25,35 @@ from pollhub.errors import PollhubError
 from pollhub.instances.endpoints import router as instances_router
 from pollhub.polling.endpoints import router as polling_router
 from pollhub.settings import Settings, get_settings
+from pollhub.tenancy.throttle import FailedAuthThrottle
 from pollhub.webhooks.endpoints import router as webhooks_router
 from pollhub.worker import run_worker
 
 API_PREFIX = "/elements/api-v2"
+
+
+class ErrorOut(BaseModel):
+    """Every error: what went wrong, and the id to quote when reporting it."""
+
+    requestId: str
+    message: str
+    providerMessage: str | None = None
+
+
+# Documented on every API route, so clients (and schema checks) know the error shape.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": description}
+    for status, description in (
+        (400, "Bad request: the message names the field"),
+        (401, "Missing or wrong secrets"),
+        (403, "Refused"),
+        (404, "Not found, or not the caller's"),
+        (409, "Conflicts with the current state"),
+        (413, "Body too large"),
+        (429, "Too many failed authentication attempts"),
+        (502, "The provider could not be reached"),
+    )
+}
 log = logging.getLogger(__name__)
 
 
@@ -59,11 +86,12 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         description="Events for SaaS connectors: polling and webhooks, delivered signed.",
         lifespan=lifespan,
     )
-    app.include_router(catalog_router, prefix=API_PREFIX)
-    app.include_router(instances_router, prefix=API_PREFIX)
-    app.include_router(delivery_router, prefix=API_PREFIX)
-    app.include_router(polling_router, prefix=API_PREFIX)
-    app.include_router(webhooks_router, prefix=API_PREFIX)
+    app.state.auth_throttle = FailedAuthThrottle(settings.auth_failures_per_minute)
+    app.include_router(catalog_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(instances_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(delivery_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(polling_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(webhooks_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.add_api_route("/metrics", metrics, methods=["GET"], tags=["operations"])
     app.add_api_route("/health", health, methods=["GET"], tags=["operations"])
     if settings.sandbox:

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     delivery_concurrency: int = Field(default=64, ge=1)
     delivery_max_retries: int = Field(default=9, ge=0)
     delivered_retention_days: float = Field(default=7, ge=0)
+    # Failed authentications one client address may make per minute before getting 429s.
+    auth_failures_per_minute: int = Field(default=30, ge=1)
     log_level: str = "INFO"
 
     @model_validator(mode="after")

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Response
 from pollhub.delivery import service
 from pollhub.delivery.repository import FAILED
 from pollhub.delivery.schemas import NotificationOut, RedeliveredOut
-from pollhub.deps import CallerDep, SessionDep
+from pollhub.deps import CallerDep, InstanceId, SessionDep
 
 router = APIRouter(prefix="/instances", tags=["events"])
 NEXT_PAGE_HEADER = "Elements-Next-Page-Token"
@@ -22,7 +22,7 @@ TOTAL_HEADER = "Elements-Total-Count"
 
 @router.get("/{instance_id}/events", response_model=list[NotificationOut])
 async def list_events(
-    instance_id: int,
+    instance_id: InstanceId,
     response: Response,
     session: SessionDep,
     caller: CallerDep,
@@ -58,7 +58,7 @@ async def list_events(
 
 @router.post("/{instance_id}/events/redeliver", response_model=RedeliveredOut)
 async def redeliver_events(
-    instance_id: int,
+    instance_id: InstanceId,
     session: SessionDep,
     caller: CallerDep,
     status: Annotated[str, Query(description="failed (default) or delivered")] = FAILED,
@@ -74,7 +74,7 @@ async def redeliver_events(
 
 @router.get("/{instance_id}/events/{event_id}", response_model=NotificationOut)
 async def get_event(
-    instance_id: int, event_id: str, session: SessionDep, caller: CallerDep
+    instance_id: InstanceId, event_id: str, session: SessionDep, caller: CallerDep
 ) -> NotificationOut:
     """One notification, with the exact callback body."""
     notification = await service.get_notification(session, caller, instance_id, event_id)
@@ -83,7 +83,7 @@ async def get_event(
 
 @router.post("/{instance_id}/events/{event_id}/redeliver", response_model=NotificationOut)
 async def redeliver_event(
-    instance_id: int, event_id: str, session: SessionDep, caller: CallerDep
+    instance_id: InstanceId, event_id: str, session: SessionDep, caller: CallerDep
 ) -> NotificationOut:
     """Deliver a failed or delivered notification again, now, with a fresh retry schedule."""
     notification = await service.redeliver(session, caller, instance_id, event_id)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 
 from pollhub.db.models import Instance
-from pollhub.deps import CallerDep, SessionDep
+from pollhub.deps import CallerDep, InstanceId, SessionDep
 from pollhub.instances import service
 from pollhub.instances.schemas import (
     ElementSummary,
     InstanceCreate,
+    InstanceDeleted,
     InstanceOut,
     InstanceUpdate,
     UserSummary,
@@ -41,14 +42,16 @@ async def list_instances(
 
 
 @router.get("/{instance_id}", response_model=InstanceOut)
-async def get_instance(instance_id: int, session: SessionDep, caller: CallerDep) -> InstanceOut:
+async def get_instance(
+    instance_id: InstanceId, session: SessionDep, caller: CallerDep
+) -> InstanceOut:
     """One instance."""
     return _view(await service.get_instance(session, caller, instance_id))
 
 
 @router.patch("/{instance_id}", response_model=InstanceOut)
 async def update_instance(
-    instance_id: int, body: InstanceUpdate, session: SessionDep, caller: CallerDep
+    instance_id: InstanceId, body: InstanceUpdate, session: SessionDep, caller: CallerDep
 ) -> InstanceOut:
     """Change name, tags or configuration, or re-authenticate with ``providerData.code``."""
     instance = await service.update_instance(session, caller, instance_id, body)
@@ -56,12 +59,14 @@ async def update_instance(
     return _view(instance)
 
 
-@router.delete("/{instance_id}", status_code=200)
-async def delete_instance(instance_id: int, session: SessionDep, caller: CallerDep) -> Response:
+@router.delete("/{instance_id}", response_model=InstanceDeleted)
+async def delete_instance(
+    instance_id: InstanceId, session: SessionDep, caller: CallerDep
+) -> InstanceDeleted:
     """Delete an instance: its polling stops and its provider subscriptions are removed."""
     await service.delete_instance(session, caller, instance_id)
     await session.commit()
-    return Response(status_code=200)
+    return InstanceDeleted(id=instance_id, deleted=True)
 
 
 def _view(instance: Instance) -> InstanceOut:

@@ -76,3 +76,10 @@ class InstanceOut(BaseModel):
     updatedDate: datetime
     configuration: dict[str, Any]
     user: UserSummary
+
+
+class InstanceDeleted(BaseModel):
+    """``DELETE /instances/{id}``."""
+
+    id: int
+    deleted: bool

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from pollhub.clock import clock
 from pollhub.db.models import PollState
-from pollhub.deps import CallerDep, SessionDep
+from pollhub.deps import CallerDep, InstanceId, SessionDep
 from pollhub.errors import Conflict
 from pollhub.instances import service as instances
 from pollhub.polling import schedule
@@ -34,7 +34,7 @@ class ResourcePollStatus(BaseModel):
 
 
 @router.post("/{instance_id}/events/poll", status_code=202)
-async def poll_now(instance_id: int, session: SessionDep, caller: CallerDep) -> JSONResponse:
+async def poll_now(instance_id: InstanceId, session: SessionDep, caller: CallerDep) -> JSONResponse:
     """Poll every resource of the instance at the next tick."""
     instance = await instances.get_instance(session, caller, instance_id)
     if not instance.events_enabled:
@@ -46,7 +46,7 @@ async def poll_now(instance_id: int, session: SessionDep, caller: CallerDep) -> 
 
 @router.get("/{instance_id}/poller", response_model=list[ResourcePollStatus])
 async def poll_status(
-    instance_id: int, session: SessionDep, caller: CallerDep
+    instance_id: InstanceId, session: SessionDep, caller: CallerDep
 ) -> list[ResourcePollStatus]:
     """Per resource: last poll, its result and error, and how old the cursor is."""
     instance = await instances.get_instance(session, caller, instance_id)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from pollhub.db.models import Instance
-from pollhub.deps import SessionDep
+from pollhub.deps import InstanceId, SessionDep
 from pollhub.errors import BadRequest, NotFound, PollhubError
 from pollhub.webhooks.receiver import Receipt, receive_changes, receive_lifecycle
 
@@ -37,7 +37,7 @@ class Forbidden(PollhubError):
 
 @router.post("/{element_key}/{instance_id}", response_model=None)
 async def change_notifications(
-    element_key: str, instance_id: int, request: Request, session: SessionDep
+    element_key: str, instance_id: InstanceId, request: Request, session: SessionDep
 ) -> Response:
     """Graph change notifications for one instance (and its validation handshake)."""
     if "validationToken" in request.query_params:
@@ -53,7 +53,7 @@ async def change_notifications(
 
 @router.post("/{element_key}/{instance_id}/lifecycle", response_model=None)
 async def lifecycle_notifications(
-    element_key: str, instance_id: int, request: Request, session: SessionDep
+    element_key: str, instance_id: InstanceId, request: Request, session: SessionDep
 ) -> Response:
     """Graph lifecycle notifications (reauthorizationRequired, subscriptionRemoved, missed)."""
     if "validationToken" in request.query_params:
