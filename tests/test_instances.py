@@ -231,6 +231,11 @@ def _with_configuration(seed: dict[str, Any], **changes: Any) -> dict[str, Any]:
         ({**seeds.filled(seeds.ONEDRIVE), "name": ""}, ["name"]),
         ({**seeds.filled(seeds.ONEDRIVE), "tags": "not-a-list"}, ["tags"]),
         ({**seeds.filled(seeds.ONEDRIVE), "configuration": []}, ["configuration"]),
+        (
+            _with_configuration(seeds.ONEDRIVE, converged_app="a\x00b"),
+            ["configuration.converged_app", "NUL"],
+        ),
+        ({**seeds.filled(seeds.ONEDRIVE), "tags": ["ok", "b\x00d"]}, ["tags[1]", "NUL"]),
     ],
 )
 async def test_bad_configuration_is_a_400_naming_the_key(

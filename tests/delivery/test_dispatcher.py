@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-import pytest
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -269,14 +268,11 @@ async def test_a_crashed_workers_expired_lease_is_taken_over(
     assert stored.status == "delivered" and len(receiver.requests) == 1
 
 
-@pytest.mark.parametrize("instances", [3])
 async def test_deliveries_run_in_parallel_across_instances(
-    session: AsyncSession,
-    tenant: Tenant,
-    receiver: Receiver,
-    dispatcher: Dispatcher,
-    instances: int,
+    session: AsyncSession, tenant: Tenant, receiver: Receiver, dispatcher: Dispatcher
 ) -> None:
+    instances = 3
+
     async def slowish(request: web.Request) -> web.StreamResponse:
         await asyncio.sleep(0.3)
         return web.json_response({})

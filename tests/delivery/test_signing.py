@@ -17,7 +17,7 @@ from pollhub.delivery.signing import (
     standard_webhooks_secret,
 )
 from tests.conftest import Tenant
-from tests.delivery.conftest import Receiver, add_instance, enqueue, notifications
+from tests.delivery.conftest import Receiver, add_instance, enqueue, fail_times, notifications
 
 
 def test_elements_signature_matches_the_published_test_vector() -> None:
@@ -63,7 +63,7 @@ async def test_a_delivered_callback_verifies_with_both_signatures(
     assert request.headers["webhook-id"] == notification.event_id
 
 
-async def test_a_replayed_callback_fails_standard_webhooks_verification(
+async def test_a_tampered_or_replayed_callback_fails_standard_webhooks_verification(
     session: AsyncSession, tenant: Tenant, receiver: Receiver, dispatcher: Dispatcher
 ) -> None:
     key = "k3y"
@@ -83,8 +83,6 @@ async def test_a_replayed_callback_fails_standard_webhooks_verification(
 async def test_a_rotated_signature_key_signs_the_next_retry(
     session: AsyncSession, tenant: Tenant, receiver: Receiver, dispatcher: Dispatcher
 ) -> None:
-    from tests.delivery.conftest import fail_times
-
     receiver.answer = fail_times(1)
     instance = await add_instance(session, tenant, receiver.url, signature_key="old")
     await enqueue(session, instance)

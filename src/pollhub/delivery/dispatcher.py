@@ -46,6 +46,7 @@ from pollhub.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 MAX_IDLE_SECONDS = 0.1  # an idle dispatcher looks for new notifications this often
 LEASE_MARGIN_SECONDS = 30.0
+MAX_CLAIM_BACKOFF_SECONDS = 5.0
 
 
 def default_worker_id() -> str:
@@ -88,6 +89,7 @@ class Dispatcher:
         self._idle_seconds = min(idle_seconds, MAX_IDLE_SECONDS)
         self._recorder = _Recorder(sessionmaker, self.worker_id)
         self._open = False
+        self._claim_failures = 0
         self.attempts_made = 0  # since this dispatcher was created; for logs and tests
 
     async def __aenter__(self) -> Dispatcher:
@@ -136,7 +138,7 @@ class Dispatcher:
                     # so look again as soon as one ends; otherwise after the idle period.
                     await asyncio.wait(
                         {*in_flight, stopping},
-                        timeout=self._idle_seconds,
+                        timeout=self._next_look(),
                         return_when=asyncio.FIRST_COMPLETED,
                     )
             finally:
@@ -160,10 +162,20 @@ class Dispatcher:
 
     async def _claim_safely(self, limit: int) -> list[Claimed]:
         try:
-            return await self._claim(limit)
+            claimed = await self._claim(limit)
         except Exception:  # the database is away: keep the worker alive and try again
-            log.exception("could not claim notifications; retrying")
+            self._claim_failures += 1
+            log.exception("could not claim notifications (%d in a row)", self._claim_failures)
             return []
+        self._claim_failures = 0
+        return claimed
+
+    def _next_look(self) -> float:
+        # Backs off while the database is unreachable, so the log is not flooded.
+        if not self._claim_failures:
+            return self._idle_seconds
+        backoff: float = self._idle_seconds * 2.0**self._claim_failures
+        return min(backoff, MAX_CLAIM_BACKOFF_SECONDS)
 
     async def _deliver(self, notification: Claimed) -> None:
         try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from pollhub.delivery import service
 from pollhub.delivery.repository import FAILED
@@ -18,6 +18,9 @@ from pollhub.deps import CallerDep, InstanceId, SessionDep
 router = APIRouter(prefix="/instances", tags=["events"])
 NEXT_PAGE_HEADER = "Elements-Next-Page-Token"
 TOTAL_HEADER = "Elements-Total-Count"
+EventId = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="eventId")
+]
 
 
 @router.get("/{instance_id}/events", response_model=list[NotificationOut])
@@ -29,8 +32,8 @@ async def list_events(
     status: Annotated[
         str | None, Query(description="pending, retrying, delivered or failed")
     ] = None,
-    page_size: Annotated[int, Query(alias="pageSize")] = 50,
-    page: Annotated[int | None, Query(description="1-based page number")] = None,
+    page_size: Annotated[int, Query(alias="pageSize", ge=1, le=service.MAX_PAGE_SIZE)] = 50,
+    page: Annotated[int | None, Query(ge=1, le=1_000_000, description="1-based page")] = None,
     next_page: Annotated[
         str | None, Query(alias="nextPage", description=f"the {NEXT_PAGE_HEADER} of the last page")
     ] = None,
@@ -74,7 +77,7 @@ async def redeliver_events(
 
 @router.get("/{instance_id}/events/{event_id}", response_model=NotificationOut)
 async def get_event(
-    instance_id: InstanceId, event_id: str, session: SessionDep, caller: CallerDep
+    instance_id: InstanceId, event_id: EventId, session: SessionDep, caller: CallerDep
 ) -> NotificationOut:
     """One notification, with the exact callback body."""
     notification = await service.get_notification(session, caller, instance_id, event_id)
@@ -83,7 +86,7 @@ async def get_event(
 
 @router.post("/{instance_id}/events/{event_id}/redeliver", response_model=NotificationOut)
 async def redeliver_event(
-    instance_id: InstanceId, event_id: str, session: SessionDep, caller: CallerDep
+    instance_id: InstanceId, event_id: EventId, session: SessionDep, caller: CallerDep
 ) -> NotificationOut:
     """Deliver a failed or delivered notification again, now, with a fresh retry schedule."""
     notification = await service.redeliver(session, caller, instance_id, event_id)

@@ -173,8 +173,9 @@ def _decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, value = text.split(":", 1)
-        if prefix != "n":
-            raise ValueError(prefix)
-        return int(value)
+        last_id = int(value)
+        if prefix != "n" or not 0 < last_id < 2**31:
+            raise ValueError(text)
+        return last_id
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise BadRequest("'nextPage' is not a page token this API returned") from exc

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class ElementRef(BaseModel):
@@ -22,10 +22,40 @@ class ProviderData(BaseModel):
     code: str | None = None
 
 
-class InstanceCreate(BaseModel):
-    """``POST /instances``: exactly the seeds' JSON."""
+def _find_nul(value: Any, path: str) -> str | None:
+    """The path of the first string (or key) holding a NUL character, if any."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            found = _find_nul(key, where) or _find_nul(item, where)
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _find_nul(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
+class _InstanceBody(BaseModel):
+    """A request body that will be stored: no NUL characters (PostgreSQL refuses them)."""
 
     model_config = ConfigDict(extra="allow")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_characters(cls, data: Any) -> Any:
+        where = _find_nul(data, "")
+        if where:
+            raise ValueError(f"'{where}' contains a NUL character, which cannot be stored")
+        return data
+
+
+class InstanceCreate(_InstanceBody):
+    """``POST /instances``: exactly the seeds' JSON."""
 
     element: ElementRef
     providerData: ProviderData | None = None
@@ -34,10 +64,8 @@ class InstanceCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
 
 
-class InstanceUpdate(BaseModel):
+class InstanceUpdate(_InstanceBody):
     """``PATCH /instances/{id}``: any subset; a configuration key set to null is removed."""
-
-    model_config = ConfigDict(extra="allow")
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     tags: list[str] | None = None
