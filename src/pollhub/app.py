@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pollhub import __version__
 from pollhub.catalog.endpoints import router as catalog_router
+from pollhub.console import mount_console
 from pollhub.db.engine import create_engine, create_sessionmaker
 from pollhub.delivery.endpoints import router as delivery_router
 from pollhub.errors import PollhubError
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.include_router(webhooks_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.add_api_route("/metrics", metrics, methods=["GET"], tags=["operations"])
     app.add_api_route("/health", health, methods=["GET"], tags=["operations"])
+    mount_console(app)  # the web console at "/", after the API so it never shadows it
     if settings.sandbox:
         # Imported only when asked: nothing else in pollhub knows the sandbox exists.
         from pollhub.sandbox import create_sandbox_app

@@ -37,6 +37,8 @@ from pollhub.settings import get_settings
 from pollhub.tenancy.service import create_organization
 
 CHANGE_EVERY_SECONDS = 1.5
+# The demo organization's secrets, for signing in to the console (local demo data only).
+DEMO_CREDENTIALS = Path("pollhub-demo-credentials.json")
 REFRESH_MINUTES = "0.1"  # every 6 s: fast enough to watch
 
 
@@ -202,7 +204,8 @@ async def run_demo(port: int, duration: float | None, console: Console) -> int:
     )
     serving = asyncio.create_task(server.serve())
     urls = (
-        f"pollhub on {settings.public_url}  ·  API docs {settings.public_url}/docs  ·  "
+        f"pollhub on {settings.public_url}  ·  console {settings.public_url}/ (sign in with the "
+        f"secrets in {DEMO_CREDENTIALS})  ·  API docs {settings.public_url}/docs  ·  "
         f"metrics {settings.public_url}/metrics  ·  sandbox {settings.public_url}/sandbox\n"
         f"demo client receiving callbacks at {callback_url}"
     )
@@ -272,7 +275,14 @@ async def _demo_tenant(database_url: str) -> dict[str, str]:
             await session.commit()
     finally:
         await engine.dispose()
+    secrets = {"organizationSecret": org.secret, "userSecret": user.secret}
+    await asyncio.to_thread(_write_credentials, json.dumps(secrets, indent=2))
     return {"Authorization": f"User {user.secret}, Organization {org.secret}"}
+
+
+def _write_credentials(text: str) -> None:
+    DEMO_CREDENTIALS.write_text(text)
+    DEMO_CREDENTIALS.chmod(0o600)
 
 
 async def _start_receiver(port: int, board: Board) -> web.AppRunner:

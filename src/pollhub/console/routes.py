@@ -1,0 +1,148 @@
+"""Console pages: sign in and out, the elements, and the instances with their actions.
+
+Every handler parses the form, authorizes (the signed-in caller), calls the same services
+as the API, and renders or redirects. The create flow is in :mod:`.create`, the events
+pages in :mod:`.events`.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from pollhub.deps import SessionDep
+from pollhub.elements import catalog
+from pollhub.errors import BadRequest, Unauthorized
+from pollhub.instances import service as instances
+from pollhub.instances.schemas import InstanceUpdate
+from pollhub.polling import schedule
+from pollhub.tenancy.service import authenticate
+
+from . import create, events
+from .forms import text
+from .views import instance_views
+from .web import CallerDep, ConsoleRoute, ConsoleSessionDep, render, see_other
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+
+
+@router.get("/")
+async def home(request: Request, console: ConsoleSessionDep) -> Response:
+    """The instances when signed in, else the sign-in page."""
+    return see_other(request, "instances_page" if console.signed_in else "sign_in_page")
+
+
+@router.get("/sign-in")
+async def sign_in_page(request: Request, console: ConsoleSessionDep) -> Response:
+    """The sign-in form."""
+    if console.signed_in:
+        return see_other(request, "instances_page")
+    return render(request, "sign_in.html", {"error": None})
+
+
+@router.post("/sign-in")
+async def sign_in(request: Request, db: SessionDep, console: ConsoleSessionDep) -> Response:
+    """Check the organization and user secrets and remember them in the session."""
+    form = await request.form()
+    organization_secret, user_secret = text(form, "organization_secret"), text(form, "user_secret")
+    try:
+        await authenticate(db, user_secret, organization_secret)
+    except Unauthorized:
+        # The secrets typed are never echoed back into the page.
+        error = "Those secrets do not match an organization and one of its users."
+        return render(request, "sign_in.html", {"error": error}, status=401)
+    console.sign_in(user_secret, organization_secret)
+    return see_other(request, "instances_page")
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request, console: ConsoleSessionDep) -> Response:
+    """Forget the secrets."""
+    console.sign_out()
+    console.flash("notice", "Signed out.")
+    return see_other(request, "sign_in_page")
+
+
+@router.get("/elements")
+async def elements_page(request: Request, _caller: CallerDep) -> Response:
+    """The catalog: each element and how it delivers events."""
+    return render(request, "elements.html", {"elements": list(catalog().values())})
+
+
+@router.get("/instances")
+async def instances_page(request: Request, db: SessionDep, caller: CallerDep) -> Response:
+    """The organization's instances with their status and actions."""
+    listed = await instances.list_instances(db, caller)
+    views = await instance_views(db, caller, listed)
+    return render(request, "instances.html", {"instances": views})
+
+
+@router.post("/instances/{instance_id}/events-enabled")
+async def set_events_enabled(
+    request: Request,
+    instance_id: int,
+    db: SessionDep,
+    caller: CallerDep,
+    console: ConsoleSessionDep,
+) -> Response:
+    """Turn an instance's events on or off."""
+    enabled = text(await request.form(), "enabled") == "true"
+    change = InstanceUpdate(configuration={"event.notification.enabled": enabled})
+    try:
+        instance = await instances.update_instance(db, caller, instance_id, change)
+    except BadRequest as exc:
+        console.flash("error", exc.message)
+    else:
+        await db.commit()
+        state = "on" if enabled else "off"
+        console.flash("notice", f"Events are {state} for {instance.name}.")
+    return see_other(request, "instances_page")
+
+
+@router.post("/instances/{instance_id}/poll")
+async def poll_instance_now(
+    request: Request,
+    instance_id: int,
+    db: SessionDep,
+    caller: CallerDep,
+    console: ConsoleSessionDep,
+) -> Response:
+    """Poll every resource of an instance at the workers' next tick."""
+    instance = await instances.get_instance(db, caller, instance_id)
+    if not instance.events_enabled:
+        console.flash("error", f"Events are off for {instance.name}: turn them on first.")
+        return see_other(request, "instances_page")
+    count = await schedule.poll_now(db, instance.id)
+    await db.commit()
+    console.flash("notice", f"Polling {count} resource(s) of {instance.name} now.")
+    return see_other(request, "instances_page")
+
+
+@router.get("/instances/{instance_id}/delete")
+async def delete_page(
+    request: Request, instance_id: int, db: SessionDep, caller: CallerDep
+) -> Response:
+    """Ask before deleting."""
+    instance = await instances.get_instance(db, caller, instance_id)
+    return render(request, "delete.html", {"instance": instance})
+
+
+@router.post("/instances/{instance_id}/delete")
+async def delete_instance_confirmed(
+    request: Request,
+    instance_id: int,
+    db: SessionDep,
+    caller: CallerDep,
+    console: ConsoleSessionDep,
+) -> Response:
+    """Delete an instance once confirmed."""
+    instance = await instances.get_instance(db, caller, instance_id)
+    name = instance.name
+    await instances.delete_instance(db, caller, instance_id)
+    await db.commit()
+    console.flash("notice", f"Deleted {name}.")
+    return see_other(request, "instances_page")
+
+
+router.include_router(create.router)
+router.include_router(events.router)

@@ -1,0 +1,198 @@
+"""The console end to end in a real headless Chromium: pollhub (API, worker, sandbox) over
+real HTTP, a client's callback receiver, and a person clicking through the console.
+
+Screenshots of each page go to a temporary folder, and to ``docs/screenshots/`` when
+``POLLHUB_SCREENSHOTS=1`` (how the README's pictures are refreshed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from pollhub.app import create_app
+from pollhub.settings import get_settings
+from tests.conftest import Tenant
+from tests.live import LiveServer, Receiver, free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # tests run as root
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+API = "/elements/api-v2"
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists() and os.environ.get("CI") != "true",
+    reason="Debian's chromium is not installed (apt-get install chromium); required in CI",
+)
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[Receiver, str]]:
+    """A client application's callback endpoint."""
+    recorder = Receiver()
+    with LiveServer(recorder.app()) as server:
+        yield recorder, f"{server.url}/events"
+
+
+@pytest.fixture
+def pollhub_url(
+    settings_env: str, sessionmaker: object, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """pollhub as ``pollhub serve`` runs it, with the sandbox providers."""
+    if not settings_env.startswith("sqlite"):
+        # One real-browser run is enough: the pages call the same services, which the rest
+        # of the suite (and test_pages.py) exercises on PostgreSQL.
+        pytest.skip("the browser test runs on SQLite only, to keep the suite quick")
+    port = free_port()
+    monkeypatch.setenv("POLLHUB_SANDBOX", "true")
+    monkeypatch.setenv("POLLHUB_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("POLLHUB_MIN_REFRESH_SECONDS", "1")
+    get_settings.cache_clear()
+    with LiveServer(create_app(with_worker=True), port) as server:
+        yield server.url
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium, headless (never a browser downloaded by ``playwright install``)."""
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path, repo_root: Path) -> Callable[[Page, str], Awaitable[None]]:
+    """Saves a full-page screenshot under a name."""
+    folders = [tmp_path]
+    if os.environ.get("POLLHUB_SCREENSHOTS") == "1":
+        folders.append(repo_root / "docs" / "screenshots")
+
+    async def take(page: Page, name: str) -> None:
+        for folder in folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+    return take
+
+
+async def _eventually(condition: Callable[[], Awaitable[bool]], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        await asyncio.sleep(0.2)
+
+
+async def test_a_person_creates_an_instance_watches_an_event_arrive_and_redelivers_it(
+    pollhub_url: str,
+    tenant: Tenant,
+    receiver: tuple[Receiver, str],
+    browser: Browser,
+    screenshots: Callable[[Page, str], Awaitable[None]],
+) -> None:
+    recorder, callback_url = receiver
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    api = httpx.AsyncClient(base_url=pollhub_url, headers=tenant.headers, timeout=30)
+
+    # Sign in.
+    await page.goto(pollhub_url)
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    await screenshots(page, "sign-in")
+    await page.get_by_label("Organization secret").fill(tenant.organization_secret)
+    await page.get_by_label("User secret").fill(tenant.user_secret)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", name="Instances")).to_be_visible()
+
+    # The elements and how they deliver events.
+    await page.get_by_role("link", name="Elements").click()
+    await expect(page.get_by_role("heading", name="Microsoft Graph")).to_be_visible()
+    await screenshots(page, "elements")
+
+    # Create a OneDrive instance: the OAuth app, the sandbox's authorize page, the details.
+    await page.get_by_role("link", name="New instance").first.click()
+    await page.get_by_role("link", name="Connect Microsoft OneDrive").click()
+    await page.get_by_label("OAuth client id").fill("console-client-id")
+    await page.get_by_label("OAuth client secret").fill("console-client-secret")
+    await page.get_by_role("button", name="Continue to Microsoft OneDrive").click()
+    await page.wait_for_url("**/instances/new/onedrivev2/details")
+    await page.get_by_label("Name", exact=True).fill("Team drive")
+    await page.get_by_label("Tags").fill("console, e2e")
+    await expect(page.get_by_label("Turn on events")).to_be_checked()
+    await page.get_by_label("Callback URL").fill(callback_url)
+    await page.get_by_label("Signature key").fill("console-signature-key")
+    await page.get_by_label("Refresh interval").fill("0.02")
+    await expect(page.get_by_label("Poll events")).to_be_checked()
+    await expect(page.get_by_label("Configuration of events")).to_contain_text(
+        "/hubs/documents/events"
+    )
+    await screenshots(page, "create-instance")
+    await page.get_by_role("button", name="Create Instance").click()
+    await expect(page.get_by_text("Created Team drive.")).to_be_visible()
+    (instance,) = (await api.get(f"{API}/instances")).json()
+
+    async def baselined() -> bool:
+        states = (await api.get(f"{API}/instances/{instance['id']}/poller")).json()
+        return bool(states) and all(state["baselined"] for state in states)
+
+    await _eventually(baselined)
+
+    # A change at the provider appears on the events page, delivered, without a reload.
+    await page.get_by_role("link", name="Team drive", exact=True).click()
+    await expect(page.get_by_role("heading", name="Events of Team drive")).to_be_visible()
+    created = await api.post("/sandbox/control/onedrivev2/files", json={"name": "report.txt"})
+    assert created.status_code < 300, created.text
+    delivered = page.locator("#event-rows tr[data-status='delivered']")
+    await expect(delivered).to_have_count(1, timeout=30_000)
+    await expect(delivered).to_contain_text("CREATED")
+    await expect(page.locator("#live-chart")).to_contain_text("CREATED 1", timeout=10_000)
+    await screenshots(page, "events")
+    event_id = await delivered.get_attribute("data-event-id")
+    assert event_id and [c.json["message"]["eventId"] for c in recorder.callbacks] == [event_id]
+
+    # Its exact payload, on demand.
+    await page.get_by_role("link", name=f"Payload of {event_id}").click()
+    await expect(page.locator("pre.payload")).to_contain_text(event_id)
+    await page.go_back()
+
+    # Redeliver it: the receiver gets the same event again.
+    await page.get_by_role("button", name=f"Redeliver {event_id}").click()
+    await expect(page.get_by_text("is queued for delivery again")).to_be_visible()
+
+    async def arrived_twice() -> bool:
+        return [c.json["message"]["eventId"] for c in recorder.callbacks] == [event_id] * 2
+
+    await _eventually(arrived_twice)
+    await expect(page.locator("#event-rows tr[data-status='delivered']")).to_have_count(
+        1, timeout=15_000
+    )
+
+    # The instances page: status and the day's chart.
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Instances").click()
+    await expect(page.get_by_text("CREATED 1", exact=True)).to_be_visible()
+    await screenshots(page, "instances")
+
+    # Delete it, once confirmed.
+    await page.get_by_role("link", name="Delete… Team drive").click()
+    await expect(page.get_by_role("heading", name="Delete Team drive?")).to_be_visible()
+    await page.get_by_role("button", name="Delete instance").click()
+    await expect(page.get_by_text("Deleted Team drive.")).to_be_visible()
+    assert (await api.get(f"{API}/instances")).json() == []
+    await api.aclose()
