@@ -28,6 +28,7 @@ from pollhub.db.migrate import upgrade_to_head
 from pollhub.db.models import Base
 from pollhub.settings import get_settings
 from pollhub.tenancy.service import create_organization
+from tests.live import LiveServer, Receiver
 
 POSTGRES_ADMIN_DSN = os.environ.get(
     "POLLHUB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -206,6 +207,14 @@ def providers() -> Iterator[respx.MockRouter]:
         router.patch(url__startswith=f"{GRAPH_SUBSCRIPTIONS}/").respond(200, json={})
         router.delete(url__startswith=f"{GRAPH_SUBSCRIPTIONS}/").respond(204)
         yield router
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[Receiver, str]]:
+    """A client application's callback endpoint over real HTTP, and its URL."""
+    recorder = Receiver()
+    with LiveServer(recorder.app()) as server:
+        yield recorder, f"{server.url}/events"
 
 
 @pytest.fixture

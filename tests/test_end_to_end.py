@@ -38,13 +38,6 @@ SOURCES = [
 
 
 @pytest.fixture
-def receiver() -> Iterator[tuple[Receiver, str]]:
-    recorder = Receiver()
-    with LiveServer(recorder.app()) as server:
-        yield recorder, f"{server.url}/events"
-
-
-@pytest.fixture
 def pollhub_server(
     settings_env: str, sessionmaker: object, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:

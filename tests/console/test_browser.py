@@ -41,14 +41,6 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture
-def receiver() -> Iterator[tuple[Receiver, str]]:
-    """A client application's callback endpoint."""
-    recorder = Receiver()
-    with LiveServer(recorder.app()) as server:
-        yield recorder, f"{server.url}/events"
-
-
-@pytest.fixture
 def pollhub_url(
     settings_env: str, sessionmaker: object, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:

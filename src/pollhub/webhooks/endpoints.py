@@ -9,10 +9,12 @@ subscription's ``clientState``.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from pollhub.db.models import Instance
 from pollhub.deps import InstanceId, SessionDep
@@ -40,15 +42,7 @@ async def change_notifications(
     element_key: str, instance_id: InstanceId, request: Request, session: SessionDep
 ) -> Response:
     """Graph change notifications for one instance (and its validation handshake)."""
-    if "validationToken" in request.query_params:
-        return _handshake(request)
-    instance, body = await _instance_and_body(session, element_key, instance_id, request)
-    try:
-        receipt = await receive_changes(session, instance, body)
-    except ValueError as exc:
-        raise BadRequest(str(exc)) from exc
-    await session.commit()
-    return _answer(receipt)
+    return await _receive(session, element_key, instance_id, request, receive_changes)
 
 
 @router.post("/{element_key}/{instance_id}/lifecycle", response_model=None)
@@ -56,11 +50,20 @@ async def lifecycle_notifications(
     element_key: str, instance_id: InstanceId, request: Request, session: SessionDep
 ) -> Response:
     """Graph lifecycle notifications (reauthorizationRequired, subscriptionRemoved, missed)."""
+    return await _receive(session, element_key, instance_id, request, receive_lifecycle)
+
+
+Receive = Callable[[AsyncSession, Instance, Any], Awaitable[Receipt]]
+
+
+async def _receive(
+    session: AsyncSession, element_key: str, instance_id: int, request: Request, receive: Receive
+) -> Response:
     if "validationToken" in request.query_params:
         return _handshake(request)
     instance, body = await _instance_and_body(session, element_key, instance_id, request)
     try:
-        receipt = await receive_lifecycle(session, instance, body)
+        receipt = await receive(session, instance, body)
     except ValueError as exc:
         raise BadRequest(str(exc)) from exc
     await session.commit()
