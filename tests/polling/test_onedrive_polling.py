@@ -305,3 +305,43 @@ async def test_turning_events_off_stops_polling(
     )
 
     assert await run_polls() == []
+
+
+async def test_a_poll_that_crashes_gives_its_lease_back_and_loses_nothing(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    drive: FakeDrive,
+    run_polls: RunPolls,
+    session: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The soak test's finding: a database connection dropped mid-poll left the lease held,
+    # so the resource went silent for schedule.LEASE (5 minutes).
+    await create_instance(client, tenant)
+    await run_polls()
+    drive.change(item("B", "2026-11-25T10:00:00Z", "2026-11-25T10:00:00Z"))
+    clock.advance(INTERVAL)
+
+    async def connection_dropped(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionResetError("connection was closed in the middle of operation")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("pollhub.polling.poller._detect", connection_dropped)
+        with pytest.raises(ConnectionResetError):
+            await run_polls()
+
+    session.expire_all()
+    state = await session.scalar(select(PollState))
+    assert state is not None
+    assert (state.lease_owner, state.lease_expires_at) == (None, None)
+    assert state.last_result == "crashed"
+    assert state.cursor == {"deltaLink": f"{DELTA}(token='t1')"}  # did not move
+    wait = state.next_poll_at - clock.now()
+    assert timedelta(seconds=20) <= wait <= timedelta(minutes=1)  # the backoff, not the lease
+
+    drive.change(item("B", "2026-11-25T10:00:00Z", "2026-11-25T10:00:00Z"))  # read again
+    clock.advance(wait)
+    assert await run_polls() == ["ok: 1 changes"]
+    assert [(e["objectId"], e["eventType"]) for e in await delivered_events(session)] == [
+        ("B", "CREATED")
+    ]

@@ -80,7 +80,33 @@ class Failure:
 
 
 async def poll_resource(ctx: PollContext, claim: schedule.Claim) -> str:
-    """Poll one claimed resource; returns the outcome recorded for it."""
+    """Poll one claimed resource; returns the outcome recorded for it.
+
+    A poll that raises (typically: the database connection dropped mid-poll) gives its
+    lease back, due again after the failure backoff, before the exception propagates —
+    otherwise the resource would stay silent until the lease expires (minutes). Nothing
+    was committed, so the cursor has not moved and the next poll reads the same changes.
+    """
+    try:
+        return await _poll(ctx, claim)
+    except Exception as exc:
+        await _release_after_crash(ctx, claim, exc)
+        raise
+
+
+async def _release_after_crash(ctx: PollContext, claim: schedule.Claim, exc: Exception) -> None:
+    # Only the exception's type: its text may quote SQL parameters.
+    failure = Failure("crashed", f"internal error ({type(exc).__name__}); will retry")
+    try:
+        await _close_failed(ctx, claim, failure, None)
+    except Exception:  # the database is still away: the lease expires on its own
+        log.warning(
+            "could not release the lease of a crashed poll",
+            extra={"instance": claim.instance_id, "resource": claim.resource},
+        )
+
+
+async def _poll(ctx: PollContext, claim: schedule.Claim) -> str:
     started = clock.now()
     metrics.POLL_LAG.observe(max(0.0, (started - claim.due_at).total_seconds()))
     target = await _load_target(ctx, claim)
