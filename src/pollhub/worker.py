@@ -114,7 +114,6 @@ class PollWorker:
             lambda: asyncio.Semaphore(per_element)
         )
         self._ticking = asyncio.Lock()
-        self._http: httpx.AsyncClient | None = None
         self._context: PollContext | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -148,23 +147,46 @@ class PollWorker:
                 log.info("poll worker %s stopped", self.worker_id)
 
     async def tick(self) -> int:
-        """Claim what is due and start it; returns how many polls were started."""
+        """Claim what is due and start it; returns how many polls were started.
+
+        Polls take a fraction of a second, so a tick keeps refilling slots as polls finish
+        (for most of the tick) instead of claiming once: otherwise one worker could never
+        do more than ``concurrency`` polls per tick.
+        """
         if self._context is None or self._ticking.locked():
             return 0
         async with self._ticking:
-            free = self._concurrency - len(self._in_flight)
-            try:
-                async with self._sessionmaker() as session:
-                    claims = await schedule.claim_due_polls(session, self.worker_id, free)
-                    await session.commit()
-            except Exception:  # a database hiccup must not kill the timer
-                log.exception("claiming due polls failed; retrying next tick")
-                return 0
-            for claim in claims:
-                task = asyncio.create_task(self._guarded(claim, self._context))
-                self._in_flight.add(task)
-                task.add_done_callback(self._in_flight.discard)
-            return len(claims)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self._tick_seconds * 0.9
+            started = 0
+            while True:
+                free = self._concurrency - len(self._in_flight)
+                if free > 0:
+                    claimed = await self._claim_and_start(free)
+                    started += claimed
+                    if claimed < free:
+                        return started  # nothing more is due
+                remaining = deadline - loop.time()
+                if remaining <= 0 or not self._in_flight:
+                    return started
+                await asyncio.wait(
+                    set(self._in_flight), timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
+
+    async def _claim_and_start(self, free: int) -> int:
+        assert self._context is not None
+        try:
+            async with self._sessionmaker() as session:
+                claims = await schedule.claim_due_polls(session, self.worker_id, free)
+                await session.commit()
+        except Exception:  # a database hiccup must not kill the timer
+            log.exception("claiming due polls failed; retrying next tick")
+            return 0
+        for claim in claims:
+            task = asyncio.create_task(self._guarded(claim, self._context))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+        return len(claims)
 
     async def _guarded(self, claim: schedule.Claim, context: PollContext) -> str:
         async with self._org_slots[claim.organization_id], self._element_slots[claim.element_key]:

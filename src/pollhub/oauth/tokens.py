@@ -84,6 +84,13 @@ class TokenKeeper:
         return tokens.access_token
 
 
+def fresh_token(instance: Instance) -> str | None:
+    """The instance's access token if it is good for a while yet, without any lock: the
+    common case, which needs no refresh and so no serialisation."""
+    token = instance.secrets.get("oauth.user.token")
+    return str(token) if token and instance.valid and not _expiring(instance) else None
+
+
 def _expiring(instance: Instance) -> bool:
     expires_at = instance.access_token_expires_at
     return expires_at is not None and expires_at - REFRESH_MARGIN <= clock.now()

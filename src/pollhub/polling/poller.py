@@ -35,7 +35,7 @@ from pollhub.elements.http import (
     ProviderUnauthorized,
 )
 from pollhub.elements.reading import CursorExpired, ReadRequest, ReadResult
-from pollhub.oauth.tokens import InstanceInvalid, TokenKeeper
+from pollhub.oauth.tokens import InstanceInvalid, TokenKeeper, fresh_token
 from pollhub.polling import metrics, schedule
 from pollhub.polling.changes import Seen, classify_change, object_dates, object_id
 from pollhub.polling.config import PollerResource, refresh_seconds
@@ -68,6 +68,7 @@ class Target:
     resource: PollerResource
     interval: timedelta
     configuration: dict[str, Any]
+    access_token: str | None  # None: expiring, get one from the TokenKeeper
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ async def _release_after_crash(ctx: PollContext, claim: schedule.Claim, exc: Exc
 async def _poll(ctx: PollContext, claim: schedule.Claim) -> str:
     started = clock.now()
     metrics.POLL_LAG.observe(max(0.0, (started - claim.due_at).total_seconds()))
-    target = await _load_target(ctx, claim)
+    target = _target(claim)
     if target is None:
         return await _close_failed(ctx, claim, Failure("skipped", "instance not pollable"), None)
     extra = {"instance": claim.instance_id, "resource": claim.resource}
@@ -133,10 +134,9 @@ async def _poll(ctx: PollContext, claim: schedule.Claim) -> str:
     return result
 
 
-async def _load_target(ctx: PollContext, claim: schedule.Claim) -> Target | None:
-    async with ctx.sessionmaker() as session:
-        instance = await session.get(Instance, claim.instance_id)
-    if instance is None or not instance.events_enabled or not instance.valid:
+def _target(claim: schedule.Claim) -> Target | None:
+    instance = claim.instance
+    if not instance.events_enabled or not instance.valid:
         return None
     element = get_element(instance.element_key)
     entry = instance.configuration.get("event.poller.configuration", {}).get(claim.resource)
@@ -153,6 +153,7 @@ async def _load_target(ctx: PollContext, claim: schedule.Claim) -> Target | None
         resource=resource,
         interval=timedelta(seconds=refresh_seconds(minutes)),
         configuration=dict(instance.configuration),
+        access_token=fresh_token(instance),
     )
 
 
@@ -181,7 +182,7 @@ async def _read(
 
 async def _read_with_token(ctx: PollContext, target: Target, request: ReadRequest) -> ReadResult:
     reader = target.element.reader_for(request.path)
-    token = await ctx.tokens.access_token(target.instance_id)
+    token = target.access_token or await ctx.tokens.access_token(target.instance_id)
     try:
         return await reader(ProviderApi(ctx.http, token), request)
     except ProviderUnauthorized:
@@ -200,21 +201,24 @@ async def _close_succeeded(
 ) -> str:
     async with ctx.sessionmaker() as session:
         state = await schedule.hold(session, claim, ctx.worker_id)
-        instance = await session.get(Instance, claim.instance_id)
-        if state is None or instance is None:
+        if state is None:
             return "lease lost"
         baseline = claim.cursor is None and not resynced
         events = await _detect(
             session, target, read, baseline=baseline, since=claim.last_success_at
         )
-        await enqueue_polled_changes(
-            session,
-            instance,
-            hub_key=target.element.hub,
-            object_type=target.name,
-            events=events,
-            poll_date=started,
-        )
+        # Most polls find nothing: the instance row (and its secrets) is only read to write
+        # callbacks. Its poll state row is locked, so it cannot be deleted meanwhile.
+        instance = await session.get(Instance, claim.instance_id) if events else None
+        if instance is not None:
+            await enqueue_polled_changes(
+                session,
+                instance,
+                hub_key=target.element.hub,
+                object_type=target.name,
+                events=events,
+                poll_date=started,
+            )
         state.cursor = read.cursor
         state.last_success_at = started
         result = "baseline" if baseline else f"ok: {len(events)} changes"

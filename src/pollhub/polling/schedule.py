@@ -30,6 +30,7 @@ class Claim:
     instance_id: int
     organization_id: int
     element_key: str
+    instance: Instance  # as it was when claimed (loaded with the claim)
     resource: str
     cursor: dict[str, Any] | None
     last_success_at: datetime | None
@@ -143,16 +144,18 @@ async def claim_due_polls(session: AsyncSession, worker_id: str, limit: int) -> 
     )
     claimed = list(rows)
     instance_ids = {row.instance_id for row in claimed}
-    found = await session.execute(
-        select(Instance.id, Instance.element_key).where(Instance.id.in_(instance_ids))
-    )
-    elements = {row.id: row.element_key for row in found}
+    # Loaded here in one query for the whole batch, rather than once per poll.
+    instances = {
+        instance.id: instance
+        for instance in await session.scalars(select(Instance).where(Instance.id.in_(instance_ids)))
+    }
     return [
         Claim(
             state_id=row.id,
             instance_id=row.instance_id,
             organization_id=row.organization_id,
-            element_key=elements.get(row.instance_id, ""),
+            element_key=instances[row.instance_id].element_key,
+            instance=instances[row.instance_id],
             resource=row.resource,
             cursor=row.cursor,
             last_success_at=row.last_success_at,
