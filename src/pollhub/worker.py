@@ -97,7 +97,7 @@ class PollWorker:
         sessionmaker: async_sessionmaker[AsyncSession],
         *,
         worker_id: str | None = None,
-        concurrency: int = 100,
+        concurrency: int = 200,
         per_organization: int = 20,
         per_element: int = 100,
         tick_seconds: float = 1.0,

@@ -128,7 +128,7 @@ async def _poll(ctx: PollContext, claim: schedule.Claim) -> str:
         result = await _close_failed(ctx, claim, outcome, target)
     else:
         result = await _close_succeeded(ctx, claim, target, outcome, started, resynced)
-        log.info("poll done: %s", result, extra=extra)
+        log.debug("poll done: %s", result, extra=extra)  # thousands a minute: not INFO
     metrics.POLLS.labels(target.element.key, result.split(":")[0]).inc()
     metrics.POLL_SECONDS.observe((clock.now() - started).total_seconds())
     return result
