@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from pollhub import __version__
 from pollhub.catalog.endpoints import router as catalog_router
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.add_exception_handler(PollhubError, _domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(ClientDisconnect, _client_gone)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected_error)
     return app
 
@@ -162,6 +164,13 @@ async def _invalid_request(request: Request, exc: RequestValidationError) -> JSO
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     return _error(request, exc.status_code, str(exc.detail))
+
+
+async def _client_gone(request: Request, exc: ClientDisconnect) -> Response:
+    # The caller hung up mid-request (a provider giving up on a slow answer): nobody is
+    # left to answer, and it is not pollhub's error.
+    log.info("client disconnected during %s %s", request.method, request.url.path)
+    return Response(status_code=499)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
