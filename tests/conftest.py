@@ -28,7 +28,7 @@ from pollhub.db.migrate import upgrade_to_head
 from pollhub.db.models import Base
 from pollhub.settings import get_settings
 from pollhub.tenancy.service import create_organization
-from tests.live import LiveServer, Receiver
+from tests.live import LiveServer, Receiver, free_port
 
 POSTGRES_ADMIN_DSN = os.environ.get(
     "POLLHUB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -215,6 +215,22 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
     recorder = Receiver()
     with LiveServer(recorder.app()) as server:
         yield recorder, f"{server.url}/events"
+
+
+@pytest.fixture
+def pollhub_server(
+    settings_env: str, sessionmaker: object, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """pollhub as ``pollhub serve`` runs it (API + worker) with the sandbox providers, over
+    real HTTP on its own port; polls may be as frequent as every second."""
+    port = free_port()
+    monkeypatch.setenv("POLLHUB_SANDBOX", "true")
+    monkeypatch.setenv("POLLHUB_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("POLLHUB_MIN_REFRESH_SECONDS", "1")
+    get_settings.cache_clear()
+    with LiveServer(create_app(with_worker=True), port) as server:
+        yield server.url
+    get_settings.cache_clear()
 
 
 @pytest.fixture

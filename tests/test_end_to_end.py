@@ -8,17 +8,15 @@ import asyncio
 import random
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from pollhub.app import create_app
-from pollhub.settings import get_settings
 from tests import seeds
 from tests.conftest import Tenant
-from tests.live import LiveServer, Receiver, free_port
+from tests.live import Receiver
 
 API = "/elements/api-v2"
 # (element, collection at the sandbox, resource polled, fields of an object by round)
@@ -35,20 +33,6 @@ SOURCES = [
     # Gmail: a message arrives, is relabelled (its only change), or is deleted.
     ("googlesuite", "messages", "changed-messages", lambda n: {"labelIds": ["INBOX", f"L{n}"]}),
 ]
-
-
-@pytest.fixture
-def pollhub_server(
-    settings_env: str, sessionmaker: object, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    port = free_port()
-    monkeypatch.setenv("POLLHUB_SANDBOX", "true")
-    monkeypatch.setenv("POLLHUB_PUBLIC_URL", f"http://127.0.0.1:{port}")
-    monkeypatch.setenv("POLLHUB_MIN_REFRESH_SECONDS", "1")
-    get_settings.cache_clear()
-    with LiveServer(create_app(with_worker=True), port) as server:
-        yield server.url
-    get_settings.cache_clear()
 
 
 @pytest.fixture

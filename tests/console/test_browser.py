@@ -10,17 +10,15 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from pollhub.app import create_app
-from pollhub.settings import get_settings
 from tests.conftest import Tenant
-from tests.live import LiveServer, Receiver, free_port
+from tests.live import Receiver
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -41,22 +39,14 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture
-def pollhub_url(
-    settings_env: str, sessionmaker: object, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
+def pollhub_url(settings_env: str, request: pytest.FixtureRequest) -> str:
     """pollhub as ``pollhub serve`` runs it, with the sandbox providers."""
     if not settings_env.startswith("sqlite"):
         # One real-browser run is enough: the pages call the same services, which the rest
         # of the suite (and test_pages.py) exercises on PostgreSQL.
         pytest.skip("the browser test runs on SQLite only, to keep the suite quick")
-    port = free_port()
-    monkeypatch.setenv("POLLHUB_SANDBOX", "true")
-    monkeypatch.setenv("POLLHUB_PUBLIC_URL", f"http://127.0.0.1:{port}")
-    monkeypatch.setenv("POLLHUB_MIN_REFRESH_SECONDS", "1")
-    get_settings.cache_clear()
-    with LiveServer(create_app(with_worker=True), port) as server:
-        yield server.url
-    get_settings.cache_clear()
+    url: str = request.getfixturevalue("pollhub_server")
+    return url
 
 
 @pytest.fixture
