@@ -1,12 +1,12 @@
 """The worker: polls due resources, delivers the outbox, and keeps the tables tidy.
 
-:func:`run_worker` runs the three side by side until stopped (``pollhub worker``, and
-inside ``pollhub serve``).
-
+:func:`run_worker` runs them side by side until stopped (``pollhub worker``, and inside
+``pollhub serve``), with webhook subscription upkeep.
 
 APScheduler ticks every second; each tick claims as many due resource polls as there are
-free slots (fairly across organizations, see :mod:`pollhub.polling.schedule`) and runs
-them, at most ``per_organization`` at once for one organization and ``per_element`` at once
+free slots (fairly across organizations, see :mod:`pollhub.polling.schedule`), refilling
+slots as polls finish, and runs them: at most ``per_organization`` at once for one
+organization (claims beyond that are given straight back) and ``per_element`` at once
 against one provider, so one slow tenant or provider cannot hold back the others.
 Any number of workers can share one PostgreSQL database.
 """
@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -107,9 +107,8 @@ class PollWorker:
         self._concurrency = concurrency
         self._tick_seconds = tick_seconds
         self._in_flight: set[asyncio.Task[str]] = set()
-        self._org_slots: defaultdict[int, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(per_organization)
-        )
+        self._per_organization = per_organization
+        self._running_per_org: Counter[int] = Counter()
         self._element_slots: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(per_element)
         )
@@ -177,28 +176,43 @@ class PollWorker:
         assert self._context is not None
         try:
             async with self._sessionmaker() as session:
-                claims = await schedule.claim_due_polls(session, self.worker_id, free)
+                claims = await schedule.claim_due_polls(
+                    session, self.worker_id, free, per_organization=self._per_organization
+                )
+                # An organization already at its limit here gets its claims back at once,
+                # so no lease is held by a poll that is merely waiting (a worker killed now
+                # would otherwise silence them until the lease expired).
+                startable: list[schedule.Claim] = []
+                returned: list[schedule.Claim] = []
+                running = Counter(self._running_per_org)
+                for claim in claims:
+                    fits = running[claim.organization_id] < self._per_organization
+                    (startable if fits else returned).append(claim)
+                    running[claim.organization_id] += fits
+                await schedule.give_back(session, [c.state_id for c in returned], self.worker_id)
                 await session.commit()
         except Exception:  # a database hiccup must not kill the timer
             log.exception("claiming due polls failed; retrying next tick")
             return 0
-        for claim in claims:
+        for claim in startable:
+            self._running_per_org[claim.organization_id] += 1
             task = asyncio.create_task(self._guarded(claim, self._context))
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
-        return len(claims)
+        return len(startable)
 
     async def _guarded(self, claim: schedule.Claim, context: PollContext) -> str:
-        async with self._org_slots[claim.organization_id], self._element_slots[claim.element_key]:
-            try:
+        try:
+            async with self._element_slots[claim.element_key]:
                 return await poll_resource(context, claim)
-            except Exception:
-                # The lease expires and another tick retries; the cursor did not move.
-                log.exception(
-                    "poll crashed",
-                    extra={"instance": claim.instance_id, "resource": claim.resource},
-                )
-                return "crashed"
+        except Exception:
+            # The poll gave its lease back (or it expires); the cursor did not move.
+            log.exception(
+                "poll crashed", extra={"instance": claim.instance_id, "resource": claim.resource}
+            )
+            return "crashed"
+        finally:
+            self._running_per_org[claim.organization_id] -= 1
 
 
 async def run_until_signalled(run: Callable[[asyncio.Event], Awaitable[None]]) -> None:

@@ -135,3 +135,24 @@ async def test_disabled_or_invalid_instances_are_not_claimed(session: AsyncSessi
     claims = await schedule.claim_due_polls(session, "w1", 10)
 
     assert [c.instance_id for c in claims] == [instances[2].id]
+
+
+async def test_a_claim_takes_at_most_the_per_organization_limit(session: AsyncSession) -> None:
+    await _instances(session, {"big": 30})
+
+    claims = await schedule.claim_due_polls(session, "w1", 100, per_organization=5)
+    await session.commit()
+
+    assert len(claims) == 5
+
+
+async def test_given_back_claims_are_due_for_anyone(session: AsyncSession) -> None:
+    await _instances(session, {"acme": 3})
+    claims = await schedule.claim_due_polls(session, "w1", 10)
+    await session.commit()
+
+    await schedule.give_back(session, [c.state_id for c in claims[:2]], "w1")
+    await session.commit()
+    retaken = await schedule.claim_due_polls(session, "w2", 10)
+
+    assert {c.state_id for c in retaken} == {c.state_id for c in claims[:2]}

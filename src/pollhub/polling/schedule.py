@@ -93,8 +93,11 @@ def _claimable(now: datetime) -> Any:
     )
 
 
-async def claim_due_polls(session: AsyncSession, worker_id: str, limit: int) -> list[Claim]:
-    """Take up to ``limit`` due resource polls for ``worker_id``, fairly across organizations.
+async def claim_due_polls(
+    session: AsyncSession, worker_id: str, limit: int, *, per_organization: int | None = None
+) -> list[Claim]:
+    """Take up to ``limit`` due resource polls for ``worker_id``, fairly across organizations,
+    at most ``per_organization`` of any one organization.
 
     Commit the session right after: the claim is what the lease records.
     """
@@ -121,6 +124,8 @@ async def claim_due_polls(session: AsyncSession, worker_id: str, limit: int) -> 
         .subquery()
     )
     candidates = select(ranked.c.id).order_by(ranked.c.turn, ranked.c.next_poll_at).limit(limit)
+    if per_organization is not None:
+        candidates = candidates.where(ranked.c.turn <= per_organization)
     lockable = (
         select(PollState.id)
         .where(PollState.id.in_(candidates), _claimable(now))
@@ -176,6 +181,16 @@ async def hold(session: AsyncSession, claim: Claim, worker_id: str) -> PollState
     # Past its expiry the lease is still ours unless another worker took the row over, which
     # would have changed the owner; the row lock keeps anyone from doing so from here on.
     return state
+
+
+async def give_back(session: AsyncSession, state_ids: list[int], worker_id: str) -> None:
+    """Return claims this worker cannot start now; they stay due for any worker to take."""
+    if state_ids:
+        await session.execute(
+            update(PollState)
+            .where(PollState.id.in_(state_ids), PollState.lease_owner == worker_id)
+            .values(lease_owner=None, lease_expires_at=None)
+        )
 
 
 def release(state: PollState, *, next_poll_at: datetime) -> None:
