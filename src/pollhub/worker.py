@@ -32,14 +32,15 @@ from pollhub.delivery.service import prune_delivered
 from pollhub.oauth.tokens import TokenKeeper
 from pollhub.polling import schedule
 from pollhub.polling.poller import PollContext, poll_resource
-from pollhub.webhooks import subscriptions
+from pollhub.webhooks import inbox, subscriptions
 
 log = logging.getLogger(__name__)
 
 PROVIDER_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 PRUNE_EVERY = timedelta(hours=1)
-# Lifecycle notifications mark subscriptions due at once; this is how soon they are seen.
-SUBSCRIPTION_CHECK_SECONDS = 1.0
+# How soon lifecycle notifications (which mark subscriptions due) and webhook events
+# waiting for their objects are acted on.
+SUBSCRIPTION_CHECK_SECONDS = 0.25
 
 
 async def run_worker(
@@ -61,14 +62,16 @@ async def run_worker(
 async def _keep_subscriptions(
     sessionmaker: async_sessionmaker[AsyncSession], stop: asyncio.Event, worker_id: str
 ) -> None:
-    """Renew, re-create and catch up webhook subscriptions as they fall due."""
+    """Renew, re-create and catch up webhook subscriptions as they fall due, and fetch the
+    objects of webhook events held in the inbox."""
     tokens = TokenKeeper(sessionmaker)
     async with httpx.AsyncClient(timeout=PROVIDER_TIMEOUT) as http:
         while not stop.is_set():
             try:
                 await subscriptions.maintain(sessionmaker, tokens, http, worker_id)
+                await inbox.process_inbox(sessionmaker, tokens, http, worker_id)
             except Exception:  # a database hiccup must not end the loop
-                log.exception("webhook subscription upkeep failed; retrying")
+                log.exception("webhook upkeep failed; retrying")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=SUBSCRIPTION_CHECK_SECONDS)
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from pollhub.clock import clock
 from pollhub.db.models import Notification, WebhookSubscription
 from pollhub.oauth.tokens import TokenKeeper
-from pollhub.webhooks import subscriptions
+from pollhub.webhooks import inbox, subscriptions
 from tests import seeds
 from tests.conftest import GRAPH_SUBSCRIPTIONS, Tenant
 
@@ -355,3 +355,68 @@ async def test_a_change_that_arrives_after_the_deletion_is_dropped(
 
     events = await outbox_events(session)
     assert [(e["objectId"], e["eventType"]) for e in events] == [("ev1", "DELETED")]
+
+
+async def _process_inbox(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    async with httpx.AsyncClient() as http:
+        return await inbox.process_inbox(sessionmaker, TokenKeeper(sessionmaker), http, "w1")
+
+
+async def _fetching_instance(client: httpx.AsyncClient, tenant: Tenant) -> dict[str, Any]:
+    body = seeds.filled(seeds.MICROSOFTGRAPH)
+    body["configuration"]["event.notification.fetch.objects"] = "true"
+    response = await client.post(f"{API}/instances", json=body, headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def test_with_fetching_on_the_changed_object_is_fetched_after_the_202(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    providers: respx.MockRouter,
+    session: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    instance = await _fetching_instance(client, tenant)
+    row = await subscription(session)
+    event = {"id": "ev1", "subject": "Standup", "@odata.etag": 'W/"1"'}
+    fetched = providers.get(f"{EVENTS}/ev1").respond(json=event)
+    url = f"{API}/events/microsoftgraph/{instance['id']}"
+
+    accepted = await client.post(url, json=notification(row, "created", "ev1", 'W/"1"'))
+    before = await outbox_events(session)
+    handled = await _process_inbox(sessionmaker)
+
+    assert accepted.status_code == 202 and before == [], "fetching waits for a worker"
+    assert handled == 1 and fetched.called
+    session.expire_all()
+    stored = await session.scalar(select(Notification))
+    assert stored is not None
+    message = json.loads(stored.body)["message"]
+    assert [(e["objectId"], e["eventType"]) for e in message["events"]] == [("ev1", "CREATED")]
+    assert message["raw"]["value"][0]["resourceObject"] == event
+    assert await _process_inbox(sessionmaker) == 0, "the inbox is empty"
+
+
+async def test_a_fetch_that_keeps_failing_still_delivers_the_event(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    providers: respx.MockRouter,
+    session: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    instance = await _fetching_instance(client, tenant)
+    row = await subscription(session)
+    providers.get(f"{EVENTS}/ev1").respond(500, json={"error": {"code": "x", "message": "down"}})
+    await client.post(
+        f"{API}/events/microsoftgraph/{instance['id']}",
+        json=notification(row, "updated", "ev1", 'W/"2"'),
+    )
+
+    for _ in range(inbox.MAX_ATTEMPTS):
+        clock.advance(timedelta(minutes=1))
+        await _process_inbox(sessionmaker)
+
+    events = await outbox_events(session)
+    assert [(e["objectId"], e["eventType"]) for e in events] == [("ev1", "UPDATED")]

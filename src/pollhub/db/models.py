@@ -216,3 +216,22 @@ class WebhookSubscription(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WebhookInbox(Base):
+    """Accepted webhook events waiting for slow work (fetching the changed objects) before
+    they go to the outbox; written while the provider waits only for its 202."""
+
+    __tablename__ = "webhook_inbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), index=True
+    )
+    events: Mapped[list[dict[str, Any]]] = mapped_column(JSONObject)
+    body: Mapped[dict[str, Any]] = mapped_column(JSONObject)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pollhub.elements.base import Element
-from pollhub.elements.http import ProviderApi, ProviderError
+from pollhub.elements.http import ProviderApi, ProviderError, ProviderNotFound
 from pollhub.elements.reading import ProviderChange
 from pollhub.elements.urls import provider_url
 
@@ -180,6 +180,17 @@ async def read_all(api: ProviderApi, resource: SubscribableResource) -> list[Pro
             changes.append(ProviderChange(str(item["id"]), item))
         url = page.get("@odata.nextLink")
     return changes
+
+
+async def fetch_object(
+    api: ProviderApi, resource: SubscribableResource, object_id: str
+) -> dict[str, Any] | None:
+    """The changed object itself, or None when it is gone by now."""
+    path = "me/drive/items" if resource.object_type == "driveItems" else resource.resource
+    try:
+        return await api.get_json(provider_url(f"{GRAPH}/{path}/{object_id}"))
+    except ProviderNotFound:
+        return None
 
 
 def _graph_time(moment: datetime) -> str:

@@ -54,6 +54,8 @@ class InstanceConfiguration(BaseModel):
         default=None, alias="event.poller.configuration"
     )
     docushare_domain: str | None = Field(default=None, alias="docushare.domain")
+    # Webhook elements: fetch each changed object so ``raw`` carries it, as polling does.
+    fetch_objects: bool = Field(default=False, alias="event.notification.fetch.objects")
 
     @field_validator("vendor_type", mode="before")
     @classmethod

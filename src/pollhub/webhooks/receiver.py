@@ -4,7 +4,8 @@ Each entry must name a subscription of the instance it was sent to and carry tha
 subscription's ``clientState`` (compared in constant time); anything else is refused and
 creates no event. Graph may deliver one change more than once: the object's ``@odata.etag``
 (remembered per object) makes a repeat a no-op, and a change that arrives after the
-object's deletion is dropped as stale.
+object's deletion is dropped as stale. With ``event.notification.fetch.objects`` the events
+wait in the inbox while a worker fetches the changed objects (:mod:`.inbox`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pollhub.db.models import Instance, WebhookSubscription
 from pollhub.delivery.outbox import ChangeEvent, enqueue_webhook_events
 from pollhub.elements import microsoftgraph as graph
 from pollhub.polling.fingerprints import Memory
+from pollhub.webhooks.inbox import FETCH_OBJECTS_KEY, hold_for_fetching
 
 log = logging.getLogger(__name__)
 LIFECYCLE_EVENTS = {"reauthorizationRequired", "subscriptionRemoved", "missed"}
@@ -66,9 +68,13 @@ async def receive_changes(session: AsyncSession, instance: Instance, body: Any) 
                 continue
             memory.remember(session, entry.object_id, fingerprint, deleted)
             events.append(ChangeEvent(entry.event_type, entry.object_id, object_type, clock.now()))
-    await enqueue_webhook_events(
-        session, instance, hub_key=graph.ELEMENT.hub, events=events, body=body
-    )
+    if instance.configuration.get(FETCH_OBJECTS_KEY) is True:
+        # Fetching the objects is slow: it is left to a worker, Graph gets its 202 now.
+        hold_for_fetching(session, instance.id, events, body)
+    else:
+        await enqueue_webhook_events(
+            session, instance, hub_key=graph.ELEMENT.hub, events=events, body=body
+        )
     return Receipt(len(accepted), len(entries) - len(accepted), len(events))
 
 

@@ -1,0 +1,171 @@
+"""Webhook events whose changed objects are fetched before delivery.
+
+With ``event.notification.fetch.objects`` on, the receiver only writes accepted events here
+(so Graph still gets its 202 at once); a worker then fetches each changed object, puts it in
+the event's ``raw`` and in the notification body (as ``resourceObject`` beside its entry),
+and moves the events to the outbox — in one transaction, oldest first per instance, so the
+instance's order holds. A fetch that keeps failing is given up after a few attempts and the
+events are delivered without the object: an event is never lost for want of its details.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from pollhub.clock import clock
+from pollhub.db.models import Instance, WebhookInbox
+from pollhub.delivery.outbox import ChangeEvent, enqueue_webhook_events
+from pollhub.elements import microsoftgraph as graph
+from pollhub.elements.http import ProviderApi, ProviderError
+from pollhub.oauth.tokens import InstanceInvalid, TokenKeeper
+
+log = logging.getLogger(__name__)
+
+FETCH_OBJECTS_KEY = "event.notification.fetch.objects"
+LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 5
+
+
+def hold_for_fetching(
+    session: AsyncSession, instance_id: int, events: list[ChangeEvent], body: Any
+) -> None:
+    """Keep accepted events until their objects are fetched (the caller commits)."""
+    if not events:
+        return
+    now = clock.now()
+    session.add(
+        WebhookInbox(
+            instance_id=instance_id,
+            events=[
+                {"eventType": e.event_type, "objectId": e.object_id, "objectType": e.object_type}
+                for e in events
+            ],
+            body=body,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+
+
+async def process_inbox(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tokens: TokenKeeper,
+    http: httpx.AsyncClient,
+    worker_id: str,
+    limit: int = 20,
+) -> int:
+    """Fetch and deliver what is due in the inbox; returns how many rows were handled."""
+    async with sessionmaker() as session:
+        row_ids = await _claim(session, worker_id, limit)
+        await session.commit()
+    for row_id in row_ids:
+        try:
+            await _process(sessionmaker, tokens, http, row_id)
+        except Exception:  # one broken row must not stop the others; its lease expires
+            log.exception("webhook inbox row failed", extra={"row": row_id})
+    return len(row_ids)
+
+
+async def _claim(session: AsyncSession, worker_id: str, limit: int) -> list[int]:
+    now = clock.now()
+    free = or_(WebhookInbox.lease_expires_at.is_(None), WebhookInbox.lease_expires_at < now)
+    # Only each instance's oldest row: its events must reach the outbox in order.
+    oldest = select(func.min(WebhookInbox.id)).group_by(WebhookInbox.instance_id)
+    lockable = (
+        select(WebhookInbox.id)
+        .where(WebhookInbox.id.in_(oldest), WebhookInbox.next_attempt_at <= now, free)
+        .order_by(WebhookInbox.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = await session.execute(
+        update(WebhookInbox)
+        .where(WebhookInbox.id.in_(lockable), free)
+        .values(lease_owner=worker_id, lease_expires_at=now + LEASE)
+        .returning(WebhookInbox.id)
+        .execution_options(synchronize_session=False)
+    )
+    return [row.id for row in rows]
+
+
+async def _process(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tokens: TokenKeeper,
+    http: httpx.AsyncClient,
+    row_id: int,
+) -> None:
+    async with sessionmaker() as session:
+        row = await session.get(WebhookInbox, row_id)
+        instance = await session.get(Instance, row.instance_id) if row else None
+        if row is None or instance is None:
+            return
+        try:
+            objects = await _fetch(tokens, http, instance.id, row.events)
+        except (ProviderError, InstanceInvalid) as exc:
+            row.attempts += 1
+            if row.attempts < MAX_ATTEMPTS:
+                row.lease_owner, row.lease_expires_at = None, None
+                row.next_attempt_at = clock.now() + timedelta(seconds=2**row.attempts)
+                log.warning(
+                    "fetching changed objects failed: %s", exc, extra={"instance": instance.id}
+                )
+                await session.commit()
+                return
+            log.warning(
+                "giving up fetching changed objects: %s", exc, extra={"instance": instance.id}
+            )
+            objects = {}
+        events = [
+            ChangeEvent(
+                e["eventType"],
+                e["objectId"],
+                e["objectType"],
+                clock.now(),
+                objects.get(e["objectId"]),
+            )
+            for e in row.events
+        ]
+        await enqueue_webhook_events(
+            session,
+            instance,
+            hub_key=graph.ELEMENT.hub,
+            events=events,
+            body=_with_objects(row.body, objects),
+        )
+        await session.delete(row)
+        await session.commit()
+
+
+async def _fetch(
+    tokens: TokenKeeper, http: httpx.AsyncClient, instance_id: int, events: list[dict[str, Any]]
+) -> dict[str, Any]:
+    api = ProviderApi(http, await tokens.access_token(instance_id))
+    objects: dict[str, Any] = {}
+    for event in events:
+        resource = graph.RESOURCES.get(event["objectType"])
+        if resource is None or event["eventType"] == "DELETED":
+            continue  # a deleted object cannot be fetched
+        found = await graph.fetch_object(api, resource, event["objectId"])
+        if found is not None:
+            objects[event["objectId"]] = found
+    return objects
+
+
+def _with_objects(body: Any, objects: dict[str, Any]) -> Any:
+    if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+        return body
+    value = []
+    for entry in body["value"]:
+        data = entry.get("resourceData") if isinstance(entry, dict) else None
+        object_id = data.get("id") if isinstance(data, dict) else None
+        if object_id in objects:
+            entry = {**entry, "resourceObject": objects[object_id]}
+        value.append(entry)
+    return {**body, "value": value}
