@@ -1,9 +1,7 @@
 """When each resource of each instance is due, and which worker holds it.
 
-Due times live in ``poll_states``. Workers claim due rows with a lease: the claim selects
-candidates fairly across organizations, then takes them with ``FOR UPDATE SKIP LOCKED``
-(PostgreSQL) so that concurrent workers never take the same row, and only rows whose lease
-is free or expired — a dead worker's claims are taken over once its lease runs out.
+Due times live in ``poll_states``. Workers claim due rows with a lease
+(:mod:`pollhub.db.leases`), choosing candidates fairly across organizations.
 """
 
 from __future__ import annotations
@@ -13,10 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pollhub.clock import clock
+from pollhub.db.leases import lease_is_free, take_leases
 from pollhub.db.models import Instance, PollState
 
 LEASE = timedelta(minutes=5)
@@ -35,7 +34,6 @@ class Claim:
     cursor: dict[str, Any] | None
     last_success_at: datetime | None
     due_at: datetime
-    lease_expires_at: datetime
 
 
 async def sync_poll_states(
@@ -86,13 +84,6 @@ async def poll_now(session: AsyncSession, instance_id: int) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _claimable(now: datetime) -> Any:
-    return and_(
-        PollState.next_poll_at <= now,
-        or_(PollState.lease_expires_at.is_(None), PollState.lease_expires_at < now),
-    )
-
-
 async def claim_due_polls(
     session: AsyncSession, worker_id: str, limit: int, *, per_organization: int | None = None
 ) -> list[Claim]:
@@ -116,7 +107,8 @@ async def claim_due_polls(
         )
         .join(Instance, Instance.id == PollState.instance_id)
         .where(
-            _claimable(now),
+            PollState.next_poll_at <= now,
+            lease_is_free(PollState, now),
             Instance.events_enabled.is_(True),
             Instance.valid.is_(True),
             Instance.disabled.is_(False),
@@ -126,17 +118,14 @@ async def claim_due_polls(
     candidates = select(ranked.c.id).order_by(ranked.c.turn, ranked.c.next_poll_at).limit(limit)
     if per_organization is not None:
         candidates = candidates.where(ranked.c.turn <= per_organization)
-    lockable = (
-        select(PollState.id)
-        .where(PollState.id.in_(candidates), _claimable(now))
-        .with_for_update(skip_locked=True)
-    )
-    expires = now + LEASE
-    rows = await session.execute(
-        update(PollState)
-        .where(PollState.id.in_(lockable))
-        .values(lease_owner=worker_id, lease_expires_at=expires)
-        .returning(
+    rows = await take_leases(
+        session,
+        PollState,
+        candidates,
+        worker_id=worker_id,
+        lease=LEASE,
+        still=[PollState.next_poll_at <= now],
+        returning=[
             PollState.id,
             PollState.instance_id,
             PollState.organization_id,
@@ -144,8 +133,7 @@ async def claim_due_polls(
             PollState.cursor,
             PollState.last_success_at,
             PollState.next_poll_at,
-        )
-        .execution_options(synchronize_session=False)
+        ],
     )
     claimed = list(rows)
     instance_ids = {row.instance_id for row in claimed}
@@ -165,7 +153,6 @@ async def claim_due_polls(
             cursor=row.cursor,
             last_success_at=row.last_success_at,
             due_at=row.next_poll_at,
-            lease_expires_at=expires,
         )
         for row in claimed
     ]

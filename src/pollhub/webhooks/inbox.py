@@ -15,10 +15,11 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pollhub.clock import clock
+from pollhub.db.leases import take_leases
 from pollhub.db.models import Instance, WebhookInbox
 from pollhub.delivery.outbox import ChangeEvent, enqueue_webhook_events
 from pollhub.elements import microsoftgraph as graph
@@ -74,23 +75,16 @@ async def process_inbox(
 
 
 async def _claim(session: AsyncSession, worker_id: str, limit: int) -> list[int]:
-    now = clock.now()
-    free = or_(WebhookInbox.lease_expires_at.is_(None), WebhookInbox.lease_expires_at < now)
     # Only each instance's oldest row: its events must reach the outbox in order.
     oldest = select(func.min(WebhookInbox.id)).group_by(WebhookInbox.instance_id)
-    lockable = (
+    due = (
         select(WebhookInbox.id)
-        .where(WebhookInbox.id.in_(oldest), WebhookInbox.next_attempt_at <= now, free)
+        .where(WebhookInbox.id.in_(oldest), WebhookInbox.next_attempt_at <= clock.now())
         .order_by(WebhookInbox.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
     )
-    rows = await session.execute(
-        update(WebhookInbox)
-        .where(WebhookInbox.id.in_(lockable), free)
-        .values(lease_owner=worker_id, lease_expires_at=now + LEASE)
-        .returning(WebhookInbox.id)
-        .execution_options(synchronize_session=False)
+    rows = await take_leases(
+        session, WebhookInbox, due, worker_id=worker_id, lease=LEASE, returning=[WebhookInbox.id]
     )
     return [row.id for row in rows]
 

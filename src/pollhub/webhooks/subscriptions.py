@@ -1,8 +1,8 @@
 """Graph subscriptions of an instance: created with its events, renewed before they
 expire, re-created when Graph drops them, deleted with the instance.
 
-A worker acts on a subscription when its ``renew_at`` is due, holding a lease taken with
-``FOR UPDATE SKIP LOCKED`` — the same way polls are shared — so any number of workers keep
+A worker acts on a subscription when its ``renew_at`` is due, holding a lease
+(:mod:`pollhub.db.leases`, as polls are shared), so any number of workers keep
 subscriptions alive without two renewing the same one.
 """
 
@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pollhub.clock import clock
+from pollhub.db.leases import take_leases
 from pollhub.db.models import Instance, WebhookSubscription
 from pollhub.delivery.outbox import ChangeEvent, enqueue_webhook_events
 from pollhub.elements import microsoftgraph as graph
@@ -168,23 +169,19 @@ class _Due:
 
 async def claim_due(session: AsyncSession, worker_id: str, limit: int = 50) -> list[_Due]:
     """Lease subscriptions that need renewal, re-creation or a catch-up read."""
-    now = clock.now()
-    free = or_(
-        WebhookSubscription.lease_expires_at.is_(None), WebhookSubscription.lease_expires_at < now
-    )
-    lockable = (
+    due = (
         select(WebhookSubscription.id)
-        .where(WebhookSubscription.renew_at <= now, free)
+        .where(WebhookSubscription.renew_at <= clock.now())
         .order_by(WebhookSubscription.renew_at)
         .limit(limit)
-        .with_for_update(skip_locked=True)
     )
-    rows = await session.execute(
-        update(WebhookSubscription)
-        .where(and_(WebhookSubscription.id.in_(lockable), free))
-        .values(lease_owner=worker_id, lease_expires_at=now + LEASE)
-        .returning(WebhookSubscription.id, WebhookSubscription.instance_id)
-        .execution_options(synchronize_session=False)
+    rows = await take_leases(
+        session,
+        WebhookSubscription,
+        due,
+        worker_id=worker_id,
+        lease=LEASE,
+        returning=[WebhookSubscription.id, WebhookSubscription.instance_id],
     )
     return [_Due(row.id, row.instance_id) for row in rows]
 
