@@ -68,6 +68,16 @@ class Element:
 
         return provider_url(_CONFIG_PLACEHOLDER.sub(substitute, template))
 
+    def configured_urls(self, configuration: Mapping[str, Any]) -> dict[str, str]:
+        """The provider URLs whose host comes from configuration, by configuration key
+        (``docushare.domain`` → its token endpoint), as they will be called."""
+        urls: dict[str, str] = {}
+        for template in (self.token_url, self.authorization_url):
+            for key in _CONFIG_PLACEHOLDER.findall(template):
+                if configuration.get(key):
+                    urls.setdefault(key, self.resolve(template, configuration))
+        return urls
+
     def token_endpoint(self, configuration: Mapping[str, Any]) -> str:
         """The OAuth token endpoint for an instance with this configuration."""
         return self.resolve(self.token_url, configuration)

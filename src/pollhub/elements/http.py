@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from pollhub.clock import clock
+from pollhub.outbound.policy import refusal_in
 
 
 class ProviderError(Exception):
@@ -65,10 +66,8 @@ class ProviderApi:
             response = await self._client.request(
                 method, url, params=params, json=json, headers=self._headers
             )
-        except httpx.TimeoutException as exc:
-            raise ProviderError(f"timed out calling {_where(url)}") from exc
         except httpx.TransportError as exc:
-            raise ProviderError(f"could not reach {_where(url)}: {type(exc).__name__}") from exc
+            raise _unreachable(url, exc) from exc
         if response.status_code >= 400:
             raise _error(response)
         if response.status_code == 204 or not response.content:
@@ -80,6 +79,15 @@ class ProviderApi:
         if not isinstance(body, dict):
             raise ProviderError(f"{_where(url)} answered with JSON that is not an object")
         return body
+
+
+def _unreachable(url: str, exc: httpx.TransportError) -> ProviderError:
+    refused = refusal_in(exc)  # checked first: aiohttp's transport reports it as a timeout
+    if refused is not None:
+        return ProviderError(f"could not reach {_where(url)}: {refused}")
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderError(f"timed out calling {_where(url)}")
+    return ProviderError(f"could not reach {_where(url)}: {type(exc).__name__}")
 
 
 def _where(url: str) -> str:

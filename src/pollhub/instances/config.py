@@ -17,7 +17,12 @@ from pydantic import (
 
 from pollhub.elements.base import Element
 from pollhub.errors import BadRequest
-from pollhub.polling.config import PollerResource, decode_json_string, refresh_seconds
+from pollhub.polling.config import (
+    MAX_REFRESH_MINUTES,
+    PollerResource,
+    decode_json_string,
+    refresh_seconds,
+)
 
 MASK = "********"
 # Keys the platform itself treats as secret; any extra key that looks secret is kept secret too.
@@ -49,7 +54,13 @@ class InstanceConfiguration(BaseModel):
     vendor_type: Literal["polling", "webhook"] | None = Field(
         default=None, alias="event.vendor.type"
     )
-    refresh_interval: float = Field(default=15, gt=0, alias="event.poller.refresh_interval")
+    refresh_interval: float = Field(
+        default=15,
+        gt=0,
+        le=MAX_REFRESH_MINUTES,
+        allow_inf_nan=False,
+        alias="event.poller.refresh_interval",
+    )
     poller_configuration: dict[str, PollerResource] | None = Field(
         default=None, alias="event.poller.configuration"
     )
@@ -62,6 +73,13 @@ class InstanceConfiguration(BaseModel):
     def _vendor_type_alias(cls, value: Any) -> Any:
         # Cloud Elements' own docs also write "webhooks".
         return "webhook" if value == "webhooks" else value
+
+    @field_validator("refresh_interval", mode="before")
+    @classmethod
+    def _minutes_not_a_boolean(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("must be a number of minutes, not a boolean")
+        return value
 
     @field_validator("poller_configuration", mode="before")
     @classmethod

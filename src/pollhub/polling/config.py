@@ -8,6 +8,7 @@ Unknown keys are kept, because Cloud Elements clients send many.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -15,6 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pollhub.polling.dates import validate_date_format, validate_url_template
 from pollhub.polling.timezones import resolve_timezone
 from pollhub.settings import get_settings
+
+# The longest refresh interval, in minutes (30 days): far beyond any useful poll, and small
+# enough that every date computed from it stays representable.
+MAX_REFRESH_MINUTES = 43_200
 
 
 class DatesConfiguration(BaseModel):
@@ -66,8 +71,13 @@ class PollerResource(BaseModel):
 
 
 def refresh_seconds(minutes: float) -> float:
-    """A refresh interval in minutes as seconds, floored at ``POLLHUB_MIN_REFRESH_SECONDS``."""
-    return max(minutes * 60, get_settings().min_refresh_seconds)
+    """A refresh interval in minutes as seconds, floored at ``POLLHUB_MIN_REFRESH_SECONDS``
+    and capped at :data:`MAX_REFRESH_MINUTES` (a value stored before the cap was enforced,
+    even a non-finite one, still polls)."""
+    floor = get_settings().min_refresh_seconds
+    if not math.isfinite(minutes):
+        return MAX_REFRESH_MINUTES * 60 if minutes > 0 else floor
+    return min(max(minutes * 60, floor), MAX_REFRESH_MINUTES * 60)
 
 
 def decode_json_string(value: Any) -> Any:
