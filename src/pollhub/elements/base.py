@@ -10,13 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlencode
 
+from pollhub.elements.definition import ElementDefinition, EventMechanism
 from pollhub.elements.reading import ChangeReader
 from pollhub.elements.urls import provider_url
-
-EventMechanism = Literal["polling", "webhook"]
 
 _CONFIG_PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_.]*\.[a-z0-9_.]+)\}")
 
@@ -55,6 +54,8 @@ class Element:
     authorization_params: Mapping[str, str] = field(default_factory=dict)
     required_configuration: tuple[str, ...] = ()
     resources: tuple[PollableResource, ...] = ()
+    # Set for an element built from a definition: its authentication and configuration keys.
+    definition: ElementDefinition | None = None
 
     def resolve(self, template: str, configuration: Mapping[str, Any]) -> str:
         """Fill ``{config.key}`` placeholders (e.g. ``{docushare.domain}``) and apply
@@ -67,6 +68,11 @@ class Element:
             return str(value)
 
         return provider_url(_CONFIG_PLACEHOLDER.sub(substitute, template))
+
+    @property
+    def uses_oauth(self) -> bool:
+        """True when instances are authorized with an OAuth 2.0 code (every built-in)."""
+        return bool(self.token_url)
 
     def token_endpoint(self, configuration: Mapping[str, Any]) -> str:
         """The OAuth token endpoint for an instance with this configuration."""
