@@ -115,6 +115,12 @@ async def test_a_key_already_taken_is_a_409(
         ({"authentication": {"type": "apiKey", "in": "cookie"}}, "authentication.apiKey.in"),
         ({"configuration": [{"key": "Api Key"}]}, "configuration.0.key"),
         ({"name": ""}, "name"),
+        ({"resources": {"tickets": {"list": "data"}}}, "resources.tickets.path"),
+        (
+            {"resources": {"tickets": {"path": "/t", "pagination": {"type": "cursor"}}}},
+            "resources.tickets.pagination",
+        ),
+        ({"resources": {"tickets": {"path": "/t", "changeFeed": "delta"}}}, "changeFeed"),
     ],
 )
 async def test_a_malformed_definition_is_a_400_naming_the_field(

@@ -51,6 +51,7 @@ async def register(
     session: AsyncSession, organization_id: int, definition: ElementDefinition
 ) -> CustomElement:
     """Store a new custom element; a key already taken is a :class:`Conflict`."""
+    _data_only(definition)
     if get_element(definition.key) is not None:
         raise Conflict(f"'{definition.key}' is a built-in element; choose another key")
     if await _custom(session, organization_id, definition.key) is not None:
@@ -78,6 +79,7 @@ async def replace(
     row = await _own(session, organization_id, key)
     if definition.key != key:
         raise BadRequest(f"'key': the definition's key '{definition.key}' is not '{key}'")
+    _data_only(definition)
     row.definition = _stored(definition)
     row.updated_at = clock.now()
     await session.flush()
@@ -119,6 +121,16 @@ async def _custom(session: AsyncSession, organization_id: int, key: str) -> Cust
         )
     )
     return found
+
+
+def _data_only(definition: ElementDefinition) -> None:
+    # Change feeds are Python capabilities of built-in elements; a custom element is data.
+    for name, resource in definition.resources.items():
+        if resource.changeFeed is not None:
+            raise BadRequest(
+                f"'resources.{name}.changeFeed': change feeds are capabilities of built-in "
+                "elements; a custom element is polled through its list, paging and filters"
+            )
 
 
 def _stored(definition: ElementDefinition) -> dict[str, object]:

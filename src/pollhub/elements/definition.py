@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pollhub.elements.resources import ResourceDefinition
+
 ELEMENT_KEY_PATTERN = r"^[a-z][a-z0-9_-]{1,63}$"
 # Dotted lower-case words, like the platform's own keys (``oauth.api.key``).
 CONFIGURATION_KEY_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"
@@ -28,7 +30,8 @@ _URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
 ConfigurationType = Literal["string", "secret", "boolean", "number", "integer", "url", "hostname"]
 EventMechanism = Literal["polling", "webhook"]
-ResourceName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,99}$")]
+# A resource's path under the hub: ``tickets``, ``calendars/{calendarId}/events``.
+ResourceName = Annotated[str, Field(pattern=r"^[A-Za-z{][A-Za-z0-9_{}/-]{0,199}$")]
 
 
 class _Strict(BaseModel):
@@ -203,7 +206,7 @@ class ElementDefinition(BaseModel):
     )
     authentication: Authentication
     configuration: list[ConfigurationKey] = Field(default_factory=list)
-    resources: dict[ResourceName, dict[str, Any]] = Field(
+    resources: dict[ResourceName, ResourceDefinition] = Field(
         default_factory=dict, description="what the element offers at /hubs/{hub}/{name}"
     )
     eventMechanisms: list[EventMechanism] = Field(
@@ -282,6 +285,11 @@ class ElementDefinition(BaseModel):
         urls = [("baseUrl", self.baseUrl)]
         if isinstance(self.authentication, OAuth2Authentication):
             urls.append(("authentication.tokenUrl", self.authentication.tokenUrl))
+        for name, resource in self.resources.items():
+            if resource.base:
+                urls.append((f"resources.{name}.base", resource.base))
+            if resource.path.startswith("https://"):
+                urls.append((f"resources.{name}.path", resource.path))
         return [(field, url) for field, url in urls if not CONFIGURATION_PLACEHOLDER.search(url)]
 
     def configuration_key(self, key: str) -> ConfigurationKey | None:
