@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlencode
 
+from pollhub.elements.definition import ElementDefinition, EventMechanism
 from pollhub.elements.reading import ChangeReader
 from pollhub.elements.resources import (
     ResourceDefinition,
@@ -20,8 +21,6 @@ from pollhub.elements.resources import (
     match_resource,
 )
 from pollhub.elements.urls import provider_url
-
-EventMechanism = Literal["polling", "webhook"]
 
 
 @dataclass(frozen=True)
@@ -60,11 +59,18 @@ class Element:
     base_url: str = ""
     hub_resources: Mapping[str, ResourceDefinition] = field(default_factory=dict)
     change_feeds: Mapping[str, ChangeReader] = field(default_factory=dict)
+    # Set for an element built from a definition: its authentication and configuration keys.
+    definition: ElementDefinition | None = None
 
     def resolve(self, template: str, configuration: Mapping[str, Any]) -> str:
         """Fill ``{config.key}`` placeholders (e.g. ``{docushare.domain}``) and apply
         the sandbox rewrite, giving the URL to call for one instance."""
         return provider_url(fill_config(template, configuration))
+
+    @property
+    def uses_oauth(self) -> bool:
+        """True when instances are authorized with an OAuth 2.0 code (every built-in)."""
+        return bool(self.token_url)
 
     def token_endpoint(self, configuration: Mapping[str, Any]) -> str:
         """The OAuth token endpoint for an instance with this configuration."""
