@@ -12,7 +12,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -37,6 +36,8 @@ async def serve_metrics(
     sessionmaker: async_sessionmaker[AsyncSession], host: str, port: int
 ) -> AsyncIterator[None]:
     """Serve :func:`exposition` at ``http://host:port/metrics`` while inside the block."""
+    # Imported here: aiohttp's server adds a second to every pollhub command's start.
+    from aiohttp import web
 
     async def metrics(_request: web.Request) -> web.Response:
         body = await exposition(sessionmaker)
