@@ -141,7 +141,10 @@ class PollWorker:
             try:
                 await stop.wait()
             finally:
-                scheduler.shutdown(wait=False)
+                # A tick under way ends on its own: shutting down would cancel it mid-claim.
+                scheduler.pause()
+                async with self._ticking:
+                    scheduler.shutdown(wait=False)
                 if self._in_flight:
                     await asyncio.wait(self._in_flight, timeout=30)
                 log.info("poll worker %s stopped", self.worker_id)
