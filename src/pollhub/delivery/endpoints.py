@@ -8,19 +8,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from pollhub.delivery import service
 from pollhub.delivery.repository import FAILED
 from pollhub.delivery.schemas import NotificationOut, RedeliveredOut
-from pollhub.deps import CallerDep, InstanceId, SessionDep
+from pollhub.deps import CallerDep, EventId, InstanceId, SessionDep
 
 router = APIRouter(prefix="/instances", tags=["events"])
 NEXT_PAGE_HEADER = "Elements-Next-Page-Token"
 TOTAL_HEADER = "Elements-Total-Count"
-EventId = Annotated[
-    str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="eventId")
-]
 
 
 @router.get("/{instance_id}/events", response_model=list[NotificationOut])

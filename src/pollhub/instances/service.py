@@ -21,6 +21,7 @@ from pollhub.errors import BadRequest, NotFound
 from pollhub.instances.config import (
     MASK,
     InstanceConfiguration,
+    check_sizes,
     effective_poller_configuration,
     effective_vendor_type,
     is_secret_key,
@@ -41,6 +42,7 @@ async def create_instance(session: AsyncSession, caller: Caller, body: InstanceC
     Nothing is stored unless the provider accepted the code.
     """
     element = await _element(session, caller, body.element.key)
+    check_sizes(body.tags, body.configuration)
     config = parse_configuration(element, body.configuration)
     await _check_outbound_urls(element, config)
     tokens = await _authorize(element, config, body.providerData)
@@ -110,12 +112,14 @@ async def update_instance(
     """Change name, tags or configuration (partially), or re-authenticate with a new code."""
     instance = await get_instance(session, caller, instance_id)
     element = element_of(instance)
+    check_sizes(body.tags, None)
     if body.name is not None:
         instance.name = body.name
     if body.tags is not None:
         instance.tags = list(body.tags)
     if body.configuration is not None or _has_code(body.providerData):
         merged = _merge_configuration(instance, body.configuration or {})
+        check_sizes(None, merged)
         config = parse_configuration(element, merged)
         await _check_outbound_urls(element, config)
         if _has_code(body.providerData):
@@ -147,7 +151,10 @@ def element_of(instance: Instance) -> Element:
 
 def shown_configuration(instance: Instance) -> dict[str, Any]:
     """The configuration as the API shows it: every secret as ``********``."""
-    shown = dict(instance.configuration)
+    # A key stored in clear before it was known to be secret is masked all the same.
+    shown = {
+        key: MASK if is_secret_key(key) else value for key, value in instance.configuration.items()
+    }
     shown.update({key: MASK for key in instance.secrets})
     return shown
 
@@ -212,7 +219,7 @@ def _merge_configuration(instance: Instance, changes: dict[str, Any]) -> dict[st
     for key, value in changes.items():
         if value is None:
             merged.pop(key, None)
-        elif value == MASK and key in instance.secrets:
+        elif value == MASK and key in merged:
             continue  # a client echoing back what GET showed keeps the stored secret
         else:
             merged[key] = value
