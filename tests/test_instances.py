@@ -95,14 +95,14 @@ async def test_a_refused_code_is_a_400_with_the_providers_reason_and_stores_noth
     assert listed.json() == []
 
 
-async def test_an_unreachable_token_endpoint_is_a_502_and_stores_nothing(
+async def test_an_unreachable_token_endpoint_is_a_502_naming_its_url_and_stores_nothing(
     client: httpx.AsyncClient, tenant: Tenant, providers: respx.MockRouter
 ) -> None:
     providers.post(TOKEN_ENDPOINTS["microsoft"]).mock(side_effect=httpx.ConnectError("down"))
 
     response = await create(client, tenant, seeds.filled(seeds.ONEDRIVE))
 
-    assert_error(response, 502, "could not be reached")
+    assert_error(response, 502, "could not be reached", TOKEN_ENDPOINTS["microsoft"])
     assert (await client.get(f"{API}/instances", headers=tenant.headers)).json() == []
 
 

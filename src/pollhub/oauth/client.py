@@ -68,7 +68,8 @@ async def exchange_code(
             raise _refused("authorization code", element, exc) from exc
         except httpx.HTTPError as exc:
             raise ProviderUnavailable(
-                f"{element.name} token endpoint could not be reached: {type(exc).__name__}"
+                f"{element.name} token endpoint {token_url} could not be reached: "
+                f"{type(exc).__name__}"
             ) from exc
     return _token_set(element, token, previous_refresh_token=None)
 
@@ -89,7 +90,8 @@ async def refresh_tokens(
             raise _refused("refresh token", element, exc) from exc
         except httpx.HTTPError as exc:
             raise ProviderUnavailable(
-                f"{element.name} token endpoint could not be reached: {type(exc).__name__}"
+                f"{element.name} token endpoint {token_url} could not be reached: "
+                f"{type(exc).__name__}"
             ) from exc
     return _token_set(element, token, previous_refresh_token=refresh_token)
 
