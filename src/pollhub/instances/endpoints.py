@@ -85,4 +85,5 @@ def _view(instance: Instance) -> InstanceOut:
         updatedDate=instance.updated_at,
         configuration=service.shown_configuration(instance),
         user=UserSummary(id=instance.user.id, emailAddress=instance.user.email),
+        warnings=service.configuration_warnings(instance),
     )

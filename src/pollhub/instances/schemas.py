@@ -104,6 +104,11 @@ class InstanceOut(BaseModel):
     updatedDate: datetime
     configuration: dict[str, Any]
     user: UserSummary
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Configuration keys that look like a misspelt known key, with the "
+        "key probably meant (they are kept as sent and have no effect)",
+    )
 
 
 class InstanceDeleted(BaseModel):

@@ -26,6 +26,7 @@ from pollhub.instances.config import (
     is_secret_key,
     parse_configuration,
 )
+from pollhub.instances.near_misses import near_miss_warnings
 from pollhub.instances.schemas import InstanceCreate, InstanceUpdate, ProviderData
 from pollhub.oauth.client import ClientApp, TokenSet, exchange_code
 from pollhub.polling.schedule import forget_poll_states, sync_poll_states
@@ -140,6 +141,12 @@ async def delete_instance(session: AsyncSession, caller: Caller, instance_id: in
 def element_of(instance: Instance) -> Element:
     """The element an instance belongs to."""
     return _element(instance.element_key)
+
+
+def configuration_warnings(instance: Instance) -> list[str]:
+    """Keys of the instance's configuration that look like a misspelt known key."""
+    keys = sorted([*instance.configuration, *instance.secrets])
+    return near_miss_warnings(element_of(instance), keys)
 
 
 def shown_configuration(instance: Instance) -> dict[str, Any]:
