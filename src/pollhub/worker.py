@@ -163,7 +163,12 @@ class PollWorker:
             try:
                 await stop.wait()
             finally:
-                scheduler.shutdown(wait=False)
+                # Shutting the scheduler down cancels a tick under way (a traceback in the
+                # log at every stop): no new tick, let the current one finish, then shut down.
+                scheduler.pause()
+                await asyncio.sleep(0)  # a tick just submitted takes the lock first
+                async with self._ticking:
+                    scheduler.shutdown(wait=False)
                 if self._in_flight:
                     await asyncio.wait(self._in_flight, timeout=30)
                 log.info("poll worker %s stopped", self.worker_id)
