@@ -13,11 +13,12 @@ from sqlalchemy import delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from pollhub.catalog.service import elements_of, find_element
 from pollhub.clock import clock
 from pollhub.db.models import Instance, Notification
 from pollhub.delivery.repository import ACTIVE
 from pollhub.delivery.safety import check_callback_url
-from pollhub.elements import catalog, get_element
+from pollhub.elements import element_of as _element_of
 from pollhub.elements.base import Element
 from pollhub.errors import BadRequest, Conflict, NotFound
 from pollhub.instances.config import (
@@ -43,7 +44,7 @@ async def create_instance(session: AsyncSession, caller: Caller, body: InstanceC
 
     Nothing is stored unless the provider accepted the code.
     """
-    element = _element(body.element.key)
+    element = await _element(session, caller, body.element.key)
     config = parse_configuration(element, body.configuration)
     await _check_callback_url(config)
     tokens = await _authorize(element, config, body.providerData)
@@ -67,7 +68,7 @@ async def create_instance(session: AsyncSession, caller: Caller, body: InstanceC
     session.add(instance)
     await session.flush()
     await _start_or_stop_events(session, instance, element, config)
-    await session.refresh(instance, ["user"])
+    await session.refresh(instance, ["user", "custom_element"])
     return instance
 
 
@@ -117,7 +118,7 @@ async def update_instance(
             f"Instance {instance_id} is being deleted once its pending callbacks are "
             "delivered; DELETE it again without drain to delete it now"
         )
-    element = _element(instance.element_key)
+    element = element_of(instance)
     if body.name is not None:
         instance.name = body.name
     if body.tags is not None:
@@ -195,8 +196,11 @@ async def _undelivered_count(session: AsyncSession, instance_id: int) -> int:
 
 
 def element_of(instance: Instance) -> Element:
-    """The element an instance belongs to."""
-    return _element(instance.element_key)
+    """The element an instance belongs to (built-in, or its organization's own)."""
+    element = _element_of(instance)
+    if element is None:  # a built-in element this version of pollhub no longer has
+        raise BadRequest(f"element 'key': unknown element '{instance.element_key}'")
+    return element
 
 
 def configuration_warnings(instance: Instance) -> list[str]:
@@ -212,10 +216,11 @@ def shown_configuration(instance: Instance) -> dict[str, Any]:
     return shown
 
 
-def _element(key: str) -> Element:
-    element = get_element(key)
+async def _element(session: AsyncSession, caller: Caller, key: str) -> Element:
+    element = await find_element(session, caller.organization_id, key)
     if element is None:
-        raise BadRequest(f"element 'key': unknown element '{key}'; known: {', '.join(catalog())}")
+        known = ", ".join(e.key for e in await elements_of(session, caller.organization_id))
+        raise BadRequest(f"element 'key': unknown element '{key}'; known: {known}")
     return element
 
 
@@ -232,7 +237,11 @@ def _has_code(provider_data: ProviderData | None) -> bool:
 
 async def _authorize(
     element: Element, config: InstanceConfiguration, provider_data: ProviderData | None
-) -> TokenSet:
+) -> TokenSet | None:
+    """Exchange the code for tokens; None for an element whose credentials are in its
+    configuration (an API key, a user name and password) or that needs none."""
+    if not element.uses_oauth:
+        return None
     if not _has_code(provider_data):
         raise BadRequest("'providerData.code' is required: the provider's authorization code")
     assert provider_data is not None and provider_data.code is not None
@@ -289,7 +298,7 @@ def _apply_configuration(
     secrets = {k: v for k, v in previous_secrets.items() if k.startswith("oauth.user.")}
     plain: dict[str, Any] = {}
     for key, value in values.items():
-        (secrets if is_secret_key(key) else plain)[key] = value
+        (secrets if is_secret_key(key, element) else plain)[key] = value
     instance.configuration = plain
     instance.secrets = secrets
     instance.events_enabled = config.events_enabled
@@ -312,7 +321,9 @@ async def _start_or_stop_events(
         await webhooks.unsubscribe(session, instance)
 
 
-def _apply_tokens(instance: Instance, tokens: TokenSet) -> None:
+def _apply_tokens(instance: Instance, tokens: TokenSet | None) -> None:
+    if tokens is None:
+        return
     secrets = dict(instance.secrets)
     secrets["oauth.user.token"] = tokens.access_token
     if tokens.refresh_token:
