@@ -22,6 +22,7 @@ from starlette.responses import Response
 
 from pollhub.deps import SessionDep
 from pollhub.errors import PollhubError, Unauthorized
+from pollhub.settings import get_settings
 from pollhub.tenancy.service import Caller, authenticate
 
 from .session import ConsoleSession, console_session, save_session
@@ -135,6 +136,7 @@ def render(
         "signed_in": session.signed_in,
         "identity": getattr(request.state, "console_identity", None),
         "flashes": session.take_flashes(),
+        "sandbox": get_settings().sandbox,
         **(context or {}),
     }
     return templates.TemplateResponse(request, template, page, status_code=status)
