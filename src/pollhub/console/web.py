@@ -136,6 +136,7 @@ def render(
         "signed_in": session.signed_in,
         "identity": getattr(request.state, "console_identity", None),
         "flashes": session.take_flashes(),
+        "sandbox": get_settings().sandbox,
         **(context or {}),
     }
     return templates.TemplateResponse(request, template, page, status_code=status)

@@ -31,7 +31,8 @@ from pollhub.polling.plan import check_resource
 from pollhub.settings import get_settings
 
 MASK = "********"
-# Keys the platform itself treats as secret; any extra key that looks secret is kept secret too.
+# Keys the platform itself treats as secret; any extra key that looks secret (a misspelt
+# signature key too) is kept secret too.
 SECRET_KEYS = frozenset(
     {
         "oauth.api.secret",
@@ -42,7 +43,7 @@ SECRET_KEYS = frozenset(
 )
 # A key whose name says it holds a secret: apiKey, private_key, signature_key, passwd,
 # clientCredential… (a harmless key that happens to match is merely shown masked).
-_SECRET_LOOKING = re.compile(r"secret|passw(or)?d|token|credential|key", re.IGNORECASE)
+_SECRET_LOOKING = re.compile(r"secret|passw(or)?d|token|credential|key|signature", re.IGNORECASE)
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _HTTP_URL: TypeAdapter[AnyHttpUrl] = TypeAdapter(AnyHttpUrl)
 
