@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -41,9 +42,16 @@ class ProviderGone(ProviderError):
 class ProviderApi:
     """Calls one provider's JSON API on behalf of one instance."""
 
-    def __init__(self, client: httpx.AsyncClient, access_token: str) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        access_token: str,
+        *,
+        pace: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self._client = client
         self._headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+        self._pace = pace  # awaited before each request: the provider's rate limits
 
     async def get_json(self, url: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """GET ``url`` and return its JSON object, or raise a typed :class:`ProviderError`."""
@@ -61,6 +69,8 @@ class ProviderApi:
         json: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         """Send a request; the JSON object answered (None for 204), or a typed error."""
+        if self._pace is not None:
+            await self._pace()
         try:
             response = await self._client.request(
                 method, url, params=params, json=json, headers=self._headers

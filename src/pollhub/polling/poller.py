@@ -7,15 +7,20 @@
 3. In one transaction: classify what came back against the fingerprints, write the events
    to the outbox, advance the cursor and schedule the next poll. A worker that dies before
    this commits leaves the old cursor, so the next poll reads the same changes again.
+   Most polls find nothing: they only advance their own row, and close through the
+   worker's :class:`~pollhub.polling.schedule.Closer`, many in one ``UPDATE``.
 
-Failures (throttling, 5xx, timeouts) leave the cursor where it was and back off.
+Failures (throttling, 5xx, timeouts) leave the cursor where it was and back off (also
+through the closer). Everything about the instance comes with the claim, parsed once per
+version of its row; the access token is used from it until it nears expiry.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -41,6 +46,7 @@ from pollhub.polling.changes import Seen, classify_change, object_dates, object_
 from pollhub.polling.config import PollerResource, refresh_seconds
 from pollhub.polling.dates import render_url
 from pollhub.polling.fingerprints import Memory
+from pollhub.polling.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +62,11 @@ class PollContext:
     tokens: TokenKeeper
     http: httpx.AsyncClient
     worker_id: str
+    closer: schedule.Closer = field(init=False)
+    pacer: Pacer = field(default_factory=Pacer)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "closer", schedule.Closer(self.sessionmaker, self.worker_id))
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,7 @@ class Target:
     resource: PollerResource
     interval: timedelta
     configuration: dict[str, Any]
+    app: str  # the OAuth client id: rate limits are per app and per user
     access_token: str | None  # None: expiring, get one from the TokenKeeper
 
 
@@ -120,6 +132,7 @@ async def _poll(ctx: PollContext, claim: schedule.Claim) -> str:
     except InstanceInvalid as exc:
         outcome, resynced = Failure("invalid", str(exc)), False
     except ProviderThrottled as exc:
+        ctx.pacer.throttled(target.element.key, target.instance_id, exc.retry_after)
         outcome, resynced = Failure("throttled", str(exc), exc.retry_after), False
     except ProviderError as exc:
         outcome, resynced = Failure("provider error", str(exc)), False
@@ -138,22 +151,35 @@ def _target(claim: schedule.Claim) -> Target | None:
     instance = claim.instance
     if not instance.events_enabled or not instance.valid:
         return None
+    # Parsed once per version of the instance's row (the view is replaced when it changes).
+    key = f"target:{claim.resource}"
+    if key not in instance.derived:
+        instance.derived[key] = _configured_target(instance, claim.resource)
+    target: Target | None = instance.derived[key]
+    if target is None:
+        return None
+    return replace(target, access_token=fresh_token(instance))
+
+
+def _configured_target(instance: schedule.InstanceView, name: str) -> Target | None:
     element = get_element(instance.element_key)
-    entry = instance.configuration.get("event.poller.configuration", {}).get(claim.resource)
+    entry = instance.configuration.get("event.poller.configuration", {}).get(name)
     if element is None or entry is None:
         return None
     resource = PollerResource.model_validate(entry)
     if resource.path() not in element.pollable_paths():
         return None
     minutes = float(instance.configuration.get("event.poller.refresh_interval", 15))
+    app = instance.configuration.get("oauth.api.key") or instance.secrets.get("oauth.api.key")
     return Target(
         instance_id=instance.id,
         element=element,
-        name=claim.resource,
+        name=name,
         resource=resource,
         interval=timedelta(seconds=refresh_seconds(minutes)),
         configuration=dict(instance.configuration),
-        access_token=fresh_token(instance),
+        app=str(app or ""),
+        access_token=None,
     )
 
 
@@ -183,12 +209,17 @@ async def _read(
 async def _read_with_token(ctx: PollContext, target: Target, request: ReadRequest) -> ReadResult:
     reader = target.element.reader_for(request.path)
     token = target.access_token or await ctx.tokens.access_token(target.instance_id)
+
+    def pace() -> Awaitable[None]:
+        element = target.element
+        return ctx.pacer.wait(element.key, element.rate_limits, target.app, target.instance_id)
+
     try:
-        return await reader(ProviderApi(ctx.http, token), request)
+        return await reader(ProviderApi(ctx.http, token, pace=pace), request)
     except ProviderUnauthorized:
         # The token may have been revoked or expired early: refresh once and try again.
         token = await ctx.tokens.access_token(target.instance_id, stale=token)
-        return await reader(ProviderApi(ctx.http, token), request)
+        return await reader(ProviderApi(ctx.http, token, pace=pace), request)
 
 
 async def _close_succeeded(
@@ -199,16 +230,34 @@ async def _close_succeeded(
     started: datetime,
     resynced: bool,
 ) -> str:
+    baseline = claim.cursor is None and not resynced
+    result = "baseline" if baseline else f"ok: {len(read.changes)} changes"
+    if resynced:
+        result = f"resynced: {len(read.changes)} changes"
+    if not read.changes and not (read.complete and not baseline):
+        # Nothing to classify or deliver: only the poll's own row moves, in a shared UPDATE.
+        await ctx.closer.close(
+            schedule.Closing(
+                state_id=claim.state_id,
+                polled_at=started,
+                next_poll_at=started + target.interval,
+                result=result,
+                error=None,
+                consecutive_failures=0,
+                succeeded=True,
+                cursor=read.cursor,
+            )
+        )
+        return result
     async with ctx.sessionmaker() as session:
         state = await schedule.hold(session, claim, ctx.worker_id)
         if state is None:
             return "lease lost"
-        baseline = claim.cursor is None and not resynced
         events = await _detect(
             session, target, read, baseline=baseline, since=claim.last_success_at
         )
-        # Most polls find nothing: the instance row (and its secrets) is only read to write
-        # callbacks. Its poll state row is locked, so it cannot be deleted meanwhile.
+        # The instance row (and its secrets) is only read to write callbacks. Its poll
+        # state row is locked, so it cannot be deleted meanwhile.
         instance = await session.get(Instance, claim.instance_id) if events else None
         if instance is not None:
             await enqueue_polled_changes(
@@ -278,22 +327,26 @@ async def _close_failed(
     ctx: PollContext, claim: schedule.Claim, failure: Failure, target: Target | None
 ) -> str:
     now = clock.now()
-    async with ctx.sessionmaker() as session:
-        state = await schedule.hold(session, claim, ctx.worker_id)
-        if state is None:
-            return "lease lost"
-        state.consecutive_failures += 1
-        _record(state, now, failure.result, failure.error)
-        interval = target.interval if target else timedelta(minutes=15)
-        schedule.release(state, next_poll_at=now + _backoff(state, failure, interval))
-        await session.commit()
+    failures = claim.consecutive_failures + 1
+    interval = target.interval if target else timedelta(minutes=15)
+    await ctx.closer.close(
+        schedule.Closing(
+            state_id=claim.state_id,
+            polled_at=now,
+            next_poll_at=now + _backoff(failures, failure, interval),
+            result=failure.result,
+            error=failure.error,
+            consecutive_failures=failures,
+            succeeded=False,
+        )
+    )
     return failure.result
 
 
-def _backoff(state: PollState, failure: Failure, interval: timedelta) -> timedelta:
+def _backoff(failures: int, failure: Failure, interval: timedelta) -> timedelta:
     if failure.result in ("invalid", "skipped"):
         return interval
-    exponential: timedelta = BACKOFF_BASE * 2 ** min(state.consecutive_failures - 1, 10)
+    exponential: timedelta = BACKOFF_BASE * 2 ** min(failures - 1, 10)
     wait: timedelta = min(exponential, BACKOFF_MAX) * random.uniform(0.8, 1.2)  # jitter
     if failure.retry_after is not None:
         wait = max(wait, timedelta(seconds=failure.retry_after))
