@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
@@ -10,6 +10,7 @@ from pollhub.catalog.schemas import ElementOut, OAuthUrlOut
 from pollhub.deps import CallerDep
 from pollhub.elements import catalog, get_element
 from pollhub.elements.base import Element
+from pollhub.elements.definition import definition_json_schema
 from pollhub.errors import BadRequest, NotFound
 
 router = APIRouter(prefix="/elements", tags=["elements"])
@@ -19,6 +20,12 @@ router = APIRouter(prefix="/elements", tags=["elements"])
 async def list_elements(_caller: CallerDep) -> list[ElementOut]:
     """Every element pollhub supports and how each delivers events."""
     return [ElementOut.of(element) for element in catalog().values()]
+
+
+@router.get("/schema")
+async def definition_schema() -> dict[str, Any]:
+    """The JSON Schema of an element definition: what ``POST /elements`` accepts."""
+    return definition_json_schema()
 
 
 @router.get("/{key}", response_model=ElementOut)
