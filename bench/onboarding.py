@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.polling import database, free_port  # noqa: E402
+from bench.polling import database, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 POLLHUB = os.environ.get("BENCH_POLLHUB") or str(Path(sys.executable).with_name("pollhub"))

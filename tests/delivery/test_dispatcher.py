@@ -321,11 +321,10 @@ async def test_a_redelivered_notification_goes_before_a_later_one_waiting_to_ret
     session: AsyncSession, tenant: Tenant, receiver: Receiver, dispatcher: Dispatcher
 ) -> None:
     instance = await add_instance(session, tenant, receiver.url)
-    first, second, third = await enqueue(session, instance, count=3)
-    first.status, first.attempts = "failed", 10
+    first, second, _ = await enqueue(session, instance, count=3)
+    # The second waits to retry; the first, which had failed, was just redelivered.
     second.status, second.next_attempt_at = "retrying", clock.now() + timedelta(minutes=5)
-    first.next_attempt_at = clock.now()
-    first.status = "pending"  # redelivered by the client
+    first.status, first.next_attempt_at = "pending", clock.now()
     await session.commit()
 
     assert await dispatcher.deliver_due() == 1
