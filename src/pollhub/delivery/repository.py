@@ -35,11 +35,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.expression import type_coerce
 
-from pollhub.db.models import Instance, Notification
+from pollhub.db.models import Notification
 from pollhub.db.types import UTCDateTime, decrypt
 from pollhub.delivery.outbox import CALLBACK_URL_KEY
 from pollhub.delivery.signing import SIGNATURE_KEY
@@ -287,12 +285,13 @@ def _chain_statement() -> Update:
 
 
 def _returned(table: Table) -> tuple[Any, ...]:
-    instances = cast(Table, Instance.__table__)
-
-    def of_instance(column: Any, label: str) -> Any:
-        # A correlated primary-key lookup: SQLite's RETURNING cannot name another table.
-        query = select(column).where(instances.c.id == table.c.instance_id)
-        return query.scalar_subquery().label(label)
+    def of_instance(expression: str, label: str) -> Any:
+        # A correlated primary-key lookup, written out: SQLite's RETURNING can name no other
+        # table, and SQLAlchemy renders its columns without their table, so spelled in full.
+        return literal_column(
+            f"(SELECT {expression} FROM instances AS i WHERE i.id = notifications.instance_id)",
+            Text(),
+        ).label(label)
 
     return (
         table.c.id,
@@ -302,8 +301,8 @@ def _returned(table: Table) -> tuple[Any, ...]:
         table.c.body,
         table.c.attempts,
         # Raw text: InstanceColumns parses and decrypts only what changed.
-        of_instance(sql_cast(instances.c.configuration, Text()), "raw_configuration"),
-        of_instance(type_coerce(instances.c.secrets, Text()), "raw_secrets"),
+        of_instance("CAST(i.configuration AS TEXT)", "raw_configuration"),
+        of_instance("i.secrets", "raw_secrets"),
     )
 
 

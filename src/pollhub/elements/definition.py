@@ -14,19 +14,24 @@ Schema (``GET /elements/api-v2/elements/schema``, ``docs/element-definition.sche
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pollhub.elements.resources import ResourceDefinition
+
 ELEMENT_KEY_PATTERN = r"^[a-z][a-z0-9_-]{1,63}$"
-CONFIGURATION_KEY_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$"
+# Dotted lower-case words, like the platform's own keys (``oauth.api.key``).
+CONFIGURATION_KEY_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"
 # ``{docushare.domain}``: a configuration key's value put into a URL for one instance.
-CONFIGURATION_PLACEHOLDER = re.compile(r"\{([A-Za-z][A-Za-z0-9_.-]*)\}")
+CONFIGURATION_PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_.]*)\}")
 _URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
 ConfigurationType = Literal["string", "secret", "boolean", "number", "integer", "url", "hostname"]
 EventMechanism = Literal["polling", "webhook"]
-ResourceName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,99}$")]
+# A resource's path under the hub: ``tickets``, ``calendars/{calendarId}/events``.
+ResourceName = Annotated[str, Field(pattern=r"^[A-Za-z{][A-Za-z0-9_{}/-]{0,199}$")]
 
 
 class _Strict(BaseModel):
@@ -128,6 +133,58 @@ class ConfigurationKey(_Strict):
         """True when the value must be encrypted at rest and never shown."""
         return self.type == "secret"
 
+    def check(self, value: Any) -> Any:
+        """``value`` in this key's type, or ValueError saying what is wrong with it."""
+        typed = _as_type(self.type, value)
+        rules = self.validation
+        if rules is None:
+            return typed
+        if rules.enum is not None and typed not in rules.enum:
+            raise ValueError(f"must be one of {', '.join(map(str, rules.enum))}")
+        if isinstance(typed, str):
+            if rules.pattern is not None and not re.fullmatch(rules.pattern, typed):
+                raise ValueError(f"must match {rules.pattern}")
+            if rules.minLength is not None and len(typed) < rules.minLength:
+                raise ValueError(f"must be at least {rules.minLength} characters long")
+            if rules.maxLength is not None and len(typed) > rules.maxLength:
+                raise ValueError(f"must be at most {rules.maxLength} characters long")
+        if isinstance(typed, int | float) and not isinstance(typed, bool):
+            if rules.minimum is not None and typed < rules.minimum:
+                raise ValueError(f"must be at least {rules.minimum:g}")
+            if rules.maximum is not None and typed > rules.maximum:
+                raise ValueError(f"must be at most {rules.maximum:g}")
+        return typed
+
+
+_TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def _as_type(kind: ConfigurationType, value: Any) -> Any:
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+            return value.lower() in _TRUE
+        raise ValueError("must be true or false")
+    if kind in ("number", "integer"):
+        try:
+            number = float(value) if not isinstance(value, bool) else None
+        except (TypeError, ValueError):
+            number = None
+        if number is None or (kind == "integer" and not number.is_integer()):
+            raise ValueError(f"must be a{'n integer' if kind == 'integer' else ' number'}")
+        return int(number) if kind == "integer" else number
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    if kind == "url" and not _URL.match(value):
+        raise ValueError("must be an absolute http(s) URL")
+    if kind == "hostname":
+        if not _HOSTNAME.match(value.lower()):
+            raise ValueError("must be a host name such as example.com")
+        return value.lower()
+    return value
+
 
 class ElementDefinition(BaseModel):
     """A whole element (CONTRACT section 7)."""
@@ -149,7 +206,7 @@ class ElementDefinition(BaseModel):
     )
     authentication: Authentication
     configuration: list[ConfigurationKey] = Field(default_factory=list)
-    resources: dict[ResourceName, dict[str, Any]] = Field(
+    resources: dict[ResourceName, ResourceDefinition] = Field(
         default_factory=dict, description="what the element offers at /hubs/{hub}/{name}"
     )
     eventMechanisms: list[EventMechanism] = Field(
@@ -196,6 +253,44 @@ class ElementDefinition(BaseModel):
                 placeholders = CONFIGURATION_PLACEHOLDER.findall(url)
                 found += [(f"authentication.{field}", key) for key in placeholders]
         return found
+
+    def check_configuration(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The element's own keys of an instance configuration, typed, defaults filled in.
+
+        A missing required key or a value that does not fit is a ValueError whose message
+        names the key (``configuration 'api.key': …``); keys the element does not declare
+        are left to the caller.
+        """
+        checked: dict[str, Any] = {}
+        for entry in self.configuration:
+            value = values.get(entry.key)
+            if value is None or value == "":
+                if entry.required and entry.default is None:
+                    raise ValueError(
+                        f"configuration '{entry.key}' is required for {self.key}"
+                        + (f" ({entry.label})" if entry.label else "")
+                    )
+                if entry.default is not None:
+                    checked[entry.key] = entry.default
+                continue
+            try:
+                checked[entry.key] = entry.check(value)
+            except ValueError as exc:
+                raise ValueError(f"configuration '{entry.key}': {exc}") from None
+        return checked
+
+    def outbound_urls(self) -> list[tuple[str, str]]:
+        """The provider URLs pollhub itself will call, by field, that can be checked now
+        (a host taken from an instance's configuration is checked when called)."""
+        urls = [("baseUrl", self.baseUrl)]
+        if isinstance(self.authentication, OAuth2Authentication):
+            urls.append(("authentication.tokenUrl", self.authentication.tokenUrl))
+        for name, resource in self.resources.items():
+            if resource.base:
+                urls.append((f"resources.{name}.base", resource.base))
+            if resource.path.startswith("https://"):
+                urls.append((f"resources.{name}.path", resource.path))
+        return [(field, url) for field, url in urls if not CONFIGURATION_PLACEHOLDER.search(url)]
 
     def configuration_key(self, key: str) -> ConfigurationKey | None:
         """The declaration of one configuration key, if this element declares it."""

@@ -12,10 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from pollhub.catalog.service import elements_of, find_element
 from pollhub.clock import clock
 from pollhub.db.models import Instance
-from pollhub.delivery.safety import check_callback_url
-from pollhub.elements import catalog, get_element
+from pollhub.elements import element_of as _element_of
 from pollhub.elements.base import Element
 from pollhub.errors import BadRequest, NotFound
 from pollhub.instances.config import (
@@ -28,8 +28,8 @@ from pollhub.instances.config import (
 )
 from pollhub.instances.schemas import InstanceCreate, InstanceUpdate, ProviderData
 from pollhub.oauth.client import ClientApp, TokenSet, exchange_code
+from pollhub.outbound.policy import allow_private_addresses, check_outbound_url
 from pollhub.polling.schedule import forget_poll_states, sync_poll_states
-from pollhub.settings import get_settings
 from pollhub.tenancy.secrets import hash_secret, new_secret
 from pollhub.tenancy.service import Caller
 from pollhub.webhooks import subscriptions as webhooks
@@ -40,9 +40,9 @@ async def create_instance(session: AsyncSession, caller: Caller, body: InstanceC
 
     Nothing is stored unless the provider accepted the code.
     """
-    element = _element(body.element.key)
+    element = await _element(session, caller, body.element.key)
     config = parse_configuration(element, body.configuration)
-    await _check_callback_url(config)
+    await _check_outbound_urls(element, config)
     tokens = await _authorize(element, config, body.providerData)
     now = clock.now()
     token = new_secret()
@@ -64,7 +64,7 @@ async def create_instance(session: AsyncSession, caller: Caller, body: InstanceC
     session.add(instance)
     await session.flush()
     await _start_or_stop_events(session, instance, element, config)
-    await session.refresh(instance, ["user"])
+    await session.refresh(instance, ["user", "custom_element"])
     return instance
 
 
@@ -109,7 +109,7 @@ async def update_instance(
 ) -> Instance:
     """Change name, tags or configuration (partially), or re-authenticate with a new code."""
     instance = await get_instance(session, caller, instance_id)
-    element = _element(instance.element_key)
+    element = element_of(instance)
     if body.name is not None:
         instance.name = body.name
     if body.tags is not None:
@@ -117,7 +117,7 @@ async def update_instance(
     if body.configuration is not None or _has_code(body.providerData):
         merged = _merge_configuration(instance, body.configuration or {})
         config = parse_configuration(element, merged)
-        await _check_callback_url(config)
+        await _check_outbound_urls(element, config)
         if _has_code(body.providerData):
             tokens = await _authorize(element, config, body.providerData)
             _apply_tokens(instance, tokens)
@@ -138,8 +138,11 @@ async def delete_instance(session: AsyncSession, caller: Caller, instance_id: in
 
 
 def element_of(instance: Instance) -> Element:
-    """The element an instance belongs to."""
-    return _element(instance.element_key)
+    """The element an instance belongs to (built-in, or its organization's own)."""
+    element = _element_of(instance)
+    if element is None:  # a built-in element this version of pollhub no longer has
+        raise BadRequest(f"element 'key': unknown element '{instance.element_key}'")
+    return element
 
 
 def shown_configuration(instance: Instance) -> dict[str, Any]:
@@ -149,18 +152,24 @@ def shown_configuration(instance: Instance) -> dict[str, Any]:
     return shown
 
 
-def _element(key: str) -> Element:
-    element = get_element(key)
+async def _element(session: AsyncSession, caller: Caller, key: str) -> Element:
+    element = await find_element(session, caller.organization_id, key)
     if element is None:
-        raise BadRequest(f"element 'key': unknown element '{key}'; known: {', '.join(catalog())}")
+        known = ", ".join(e.key for e in await elements_of(session, caller.organization_id))
+        raise BadRequest(f"element 'key': unknown element '{key}'; known: {known}")
     return element
 
 
-async def _check_callback_url(config: InstanceConfiguration) -> None:
-    # Refuse a callback URL into pollhub's own network now, with a 400; delivery checks again.
-    await check_callback_url(
-        config.callback_url, allow_private=bool(get_settings().allow_private_callbacks)
+async def _check_outbound_urls(element: Element, config: InstanceConfiguration) -> None:
+    # Refuse a callback URL or a provider host into pollhub's own network now, with a 400
+    # naming the key; every connection is checked again (pollhub.outbound).
+    allow_private = allow_private_addresses()
+    await check_outbound_url(
+        config.callback_url, key="event.notification.callback.url", allow_private=allow_private
     )
+    values = {**config.model_dump(by_alias=True), **config.extras()}
+    for key, url in element.configured_urls(values).items():
+        await check_outbound_url(url, key=key, allow_private=allow_private)
 
 
 def _has_code(provider_data: ProviderData | None) -> bool:
@@ -169,7 +178,11 @@ def _has_code(provider_data: ProviderData | None) -> bool:
 
 async def _authorize(
     element: Element, config: InstanceConfiguration, provider_data: ProviderData | None
-) -> TokenSet:
+) -> TokenSet | None:
+    """Exchange the code for tokens; None for an element whose credentials are in its
+    configuration (an API key, a user name and password) or that needs none."""
+    if not element.uses_oauth:
+        return None
     if not _has_code(provider_data):
         raise BadRequest("'providerData.code' is required: the provider's authorization code")
     assert provider_data is not None and provider_data.code is not None
@@ -226,7 +239,7 @@ def _apply_configuration(
     secrets = {k: v for k, v in previous_secrets.items() if k.startswith("oauth.user.")}
     plain: dict[str, Any] = {}
     for key, value in values.items():
-        (secrets if is_secret_key(key) else plain)[key] = value
+        (secrets if is_secret_key(key, element) else plain)[key] = value
     instance.configuration = plain
     instance.secrets = secrets
     instance.events_enabled = config.events_enabled
@@ -249,7 +262,9 @@ async def _start_or_stop_events(
         await webhooks.unsubscribe(session, instance)
 
 
-def _apply_tokens(instance: Instance, tokens: TokenSet) -> None:
+def _apply_tokens(instance: Instance, tokens: TokenSet | None) -> None:
+    if tokens is None:
+        return
     secrets = dict(instance.secrets)
     secrets["oauth.user.token"] = tokens.access_token
     if tokens.refresh_token:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import ssl
 import warnings
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any
 
 import httpx
@@ -18,6 +16,8 @@ from authlib.deprecate import AuthlibDeprecationWarning
 from pollhub.clock import clock
 from pollhub.elements.base import Element
 from pollhub.errors import BadRequest, PollhubError
+from pollhub.outbound.clients import provider_transport
+from pollhub.outbound.policy import allow_private_addresses, refusal_in
 
 # authlib 1.9 prefers its httpx2 fork and warns when it falls back to httpx, which is what
 # we want: respx (our tests' provider mock) intercepts httpx. authlib.deprecate forces its
@@ -71,9 +71,7 @@ async def exchange_code(
     except OAuthError as exc:
         raise _refused("authorization code", element, exc) from exc
     except httpx.HTTPError as exc:
-        raise ProviderUnavailable(
-            f"{element.name} token endpoint could not be reached: {type(exc).__name__}"
-        ) from exc
+        raise _unreachable(element, exc) from exc
     return _token_set(element, token, previous_refresh_token=None)
 
 
@@ -92,9 +90,7 @@ async def refresh_tokens(
     except OAuthError as exc:
         raise _refused("refresh token", element, exc) from exc
     except httpx.HTTPError as exc:
-        raise ProviderUnavailable(
-            f"{element.name} token endpoint could not be reached: {type(exc).__name__}"
-        ) from exc
+        raise _unreachable(element, exc) from exc
     return _token_set(element, token, previous_refresh_token=refresh_token)
 
 
@@ -102,39 +98,44 @@ def _client(app: ClientApp) -> AsyncOAuth2Client:
     # Microsoft and Google document the client credentials in the form body. Not closed
     # after use: its connections belong to the shared pool.
     return AsyncOAuth2Client(
-        transport=_shared_transport(),
         client_id=app.client_id,
         client_secret=app.client_secret,
         token_endpoint_auth_method="client_secret_post",
         redirect_uri=app.redirect_uri,
         scope=app.scope,
         timeout=TOKEN_TIMEOUT_SECONDS,
+        # The token endpoint's host may come from configuration (docushare.domain).
+        transport=_shared_transport(),
+        trust_env=False,
     )
 
 
-def _shared_transport() -> httpx.AsyncHTTPTransport:
-    """One connection pool per event loop for every token request.
+def _unreachable(element: Element, exc: httpx.HTTPError) -> PollhubError:
+    refused = refusal_in(exc)
+    if refused is not None:
+        return BadRequest(f"{element.name} token endpoint {refused}")
+    return ProviderUnavailable(
+        f"{element.name} token endpoint could not be reached: {type(exc).__name__}"
+    )
 
-    A client of its own per request would build a TLS context each time (loading the CA
-    bundle: 40-150 ms of CPU, most of the cost of creating an instance) and open a new
-    connection to the token endpoint.
+
+def _shared_transport() -> httpx.AsyncBaseTransport:
+    """One provider transport (connection pool) per event loop for every token request.
+
+    A client with a transport of its own per request would build TLS contexts each time
+    (loading the CA bundle: 40-150 ms of CPU, most of the cost of creating an instance)
+    and open a new connection to the token endpoint.
     """
-    loop = asyncio.get_running_loop()
-    transport = _transports.get(loop)
-    if transport is None:
-        transport = _transports[loop] = httpx.AsyncHTTPTransport(
-            verify=_tls_context(), limits=httpx.Limits(max_connections=100)
-        )
-    return transport
+    allow = allow_private_addresses()
+    transports = _transports.setdefault(asyncio.get_running_loop(), {})
+    if allow not in transports:
+        transports[allow] = provider_transport(allow_private=allow)
+    return transports[allow]
 
 
-@cache
-def _tls_context() -> ssl.SSLContext:
-    return httpx.create_ssl_context()
-
-
-_transports: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncHTTPTransport]
-_transports = weakref.WeakKeyDictionary()
+_transports: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[bool, httpx.AsyncBaseTransport]
+] = weakref.WeakKeyDictionary()
 
 
 def _refused(what: str, element: Element, exc: OAuthError) -> BadRequest:

@@ -17,10 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, Text, bindparam, delete, func, select, update
-from sqlalchemy import cast as sql_cast
+from sqlalchemy import String, Table, Text, bindparam, delete, func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.sql.expression import type_coerce
 
 from pollhub.clock import clock
 from pollhub.db.group_commit import GroupCommit
@@ -48,6 +46,7 @@ class InstanceView:
     configuration: dict[str, Any]
     secrets: dict[str, Any]
     access_token_expires_at: datetime | None
+    element_definition: dict[str, Any] | None = None  # a custom element's
     valid: bool = True
     events_enabled: bool = True
     # What pollers derive from the configuration, kept as long as the configuration is.
@@ -69,9 +68,10 @@ class InstanceCache:
         configuration: str,
         secrets: str,
         access_token_expires_at: datetime | None,
+        element_definition: str | None,
     ) -> InstanceView:
         """The view of an instance from the raw columns a claim returned."""
-        version = (element_key, configuration, secrets, access_token_expires_at)
+        version = (element_key, configuration, secrets, access_token_expires_at, element_definition)
         cached = self._views.get(instance_id)
         if cached is not None and cached[0] == version:
             self._views.move_to_end(instance_id)
@@ -83,6 +83,7 @@ class InstanceCache:
             configuration=json.loads(configuration),
             secrets=json.loads(decrypt(secrets)) if secrets else {},
             access_token_expires_at=access_token_expires_at,
+            element_definition=json.loads(element_definition) if element_definition else None,
         )
         self._views[instance_id] = (version, view)
         self._views.move_to_end(instance_id)
@@ -221,6 +222,7 @@ async def claim_due_polls(
                 row.raw_configuration,
                 row.raw_secrets,
                 row.token_expires_at,
+                row.raw_definition,
             ),
             resource=row.resource,
             cursor=row.cursor,
@@ -232,18 +234,28 @@ async def claim_due_polls(
     ]
 
 
-def _of_instance(column: Any, label: str) -> Any:
-    # A correlated primary-key lookup: SQLite's RETURNING cannot name an UPDATE … FROM table.
-    return select(column).where(Instance.id == PollState.instance_id).scalar_subquery().label(label)
+def _of_instance(expression: str, label: str, type_: Any) -> Any:
+    # A correlated primary-key lookup, written out: SQLite's RETURNING can name no other
+    # table, and SQLAlchemy renders its columns without their table, so spelled in full.
+    return literal_column(
+        f"(SELECT {expression} FROM instances AS i WHERE i.id = poll_states.instance_id)",
+        type_,
+    ).label(label)
 
 
-_instances = cast(Table, Instance.__table__)
 # Raw text, not decoded: the cache parses and decrypts only what changed.
 _INSTANCE_COLUMNS = (
-    _of_instance(_instances.c.element_key, "element_key"),
-    _of_instance(sql_cast(_instances.c.configuration, Text()), "raw_configuration"),
-    _of_instance(type_coerce(_instances.c.secrets, Text()), "raw_secrets"),
-    _of_instance(_instances.c.access_token_expires_at, "token_expires_at"),
+    _of_instance("i.element_key", "element_key", String()),
+    _of_instance("CAST(i.configuration AS TEXT)", "raw_configuration", Text()),
+    _of_instance("i.secrets", "raw_secrets", Text()),
+    _of_instance("i.access_token_expires_at", "token_expires_at", UTCDateTime()),
+    # The instance's custom element, if its element is one (by organization and key).
+    _of_instance(
+        "(SELECT CAST(c.definition AS TEXT) FROM custom_elements AS c"
+        " WHERE c.organization_id = i.organization_id AND c.key = i.element_key)",
+        "raw_definition",
+        Text(),
+    ),
 )
 
 
