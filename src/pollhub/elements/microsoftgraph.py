@@ -207,6 +207,7 @@ ELEMENT = Element(
     token_url="https://login.microsoftonline.com/common/oauth2/v2.0/token",
     default_scope="Calendars.Read offline_access",
     authorization_params={"response_mode": "query"},
+    optional_configuration=("event.objects",),
     # 130,000 requests per 10 s per app across all tenants; Outlook resources 10,000 per
     # 10 minutes per app per user (learn.microsoft.com/graph/throttling-limits).
     rate_limits=RateLimits(app="130000/10", user="10000/600"),
