@@ -111,11 +111,21 @@ async def _read_list(api: ProviderApi, call: HubCall, poll: PollInput) -> ReadRe
 
 
 def _dates(call: HubCall, resource: PollerResource) -> DatesConfiguration | None:
+    return dates_configuration(call.element, resource)
+
+
+def dates_configuration(element: Element, resource: PollerResource) -> DatesConfiguration | None:
+    """The resource's ``datesConfiguration``, else its hub resource's own."""
     if resource.datesConfiguration is not None:
         return resource.datesConfiguration
-    if call.definition.datesConfiguration:
-        return DatesConfiguration.model_validate(call.definition.datesConfiguration)
+    match = element.find_resource(resource.path(), objects=False)
+    if match is not None and match.definition.datesConfiguration:
+        return _definition_dates(match.definition.datesConfiguration)
     return None
+
+
+def _definition_dates(dates: Mapping[str, str]) -> DatesConfiguration:
+    return DatesConfiguration.model_validate(dict(dates))
 
 
 def _in_window(dates: ObjectDates, poll: PollInput) -> bool:

@@ -38,7 +38,7 @@ from pollhub.oauth.tokens import InstanceInvalid, TokenKeeper, fresh_token
 from pollhub.polling import metrics, schedule
 from pollhub.polling.changes import Seen, classify_change, object_dates, object_id
 from pollhub.polling.config import PollerResource, refresh_seconds
-from pollhub.polling.fetch import PollInput, read_resource
+from pollhub.polling.fetch import PollInput, dates_configuration, read_resource
 from pollhub.polling.fingerprints import Memory
 from pollhub.polling.plan import skipped_parents
 
@@ -300,10 +300,11 @@ async def _detect(
         session, target.instance_id, target.name, ids, everything=read.complete and not baseline
     )
     tolerance = target.resource.createdCheckTolerance
+    dates_config = dates_configuration(target.element, target.resource)
     events: list[ChangeEvent] = []
     for change, identifier in zip(read.changes, ids, strict=True):
         previous = memory.get(identifier)
-        dates = object_dates(change.raw, target.resource.datesConfiguration)
+        dates = object_dates(change.raw, dates_config)
         verdict = classify_change(
             change,
             Seen(previous.fingerprint, previous.deleted) if previous else None,
