@@ -95,7 +95,7 @@ async def read_list(
     async def run(api: ProviderApi) -> HubPage:
         if call.fan_out():
             listed = await list_objects(api, call, configuration, page_size=page_size)
-            return HubPage([item.obj for item in listed], None)
+            return HubPage([item.obj for item in listed if item.matched], None)
         token = _decode(next_page) if next_page else None
         for _ in range((page or 1) - 1 if token is None else 0):
             skipped = await list_page(api, call, configuration, page_size=page_size, token=token)
