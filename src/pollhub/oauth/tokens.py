@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pollhub.clock import clock
 from pollhub.db.models import Instance
-from pollhub.elements import get_element
+from pollhub.elements import element_of
 from pollhub.errors import BadRequest
 from pollhub.oauth.client import ClientApp, refresh_tokens
 
@@ -58,7 +58,7 @@ class TokenKeeper:
                 await session.commit()
 
     async def _refresh(self, session: AsyncSession, instance: Instance) -> str:
-        element = get_element(instance.element_key)
+        element = element_of(instance)
         refresh_token = instance.secrets.get("oauth.user.refresh_token")
         if element is None or not refresh_token:
             return _invalidate(instance, "no refresh token: re-authenticate the instance")
