@@ -18,13 +18,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pollhub.db.models import Instance
-from pollhub.elements import get_element, where
+from pollhub.elements import element_of, where
 from pollhub.elements.base import Element
+from pollhub.elements.credentials import MissingCredentials
 from pollhub.elements.http import ProviderApi, ProviderError, ProviderNotFound, ProviderUnauthorized
 from pollhub.elements.hub import HubPathError, get_object, list_objects, list_page, plan_call
 from pollhub.errors import BadRequest, NotFound, PollhubError, Unauthorized
 from pollhub.oauth.client import ProviderUnavailable
+from pollhub.oauth.credentials import instance_credentials
 from pollhub.oauth.tokens import InstanceInvalid, TokenKeeper
+from pollhub.outbound.clients import provider_client
 from pollhub.tenancy.secrets import hash_secret
 from pollhub.tenancy.service import Caller
 
@@ -65,7 +68,7 @@ async def instance_for_token(session: AsyncSession, caller: Caller) -> Instance:
 
 
 def _element(instance: Instance, hub: str) -> Element:
-    element = get_element(instance.element_key)
+    element = element_of(instance)
     if element is None or element.hub != hub:
         raise NotFound(f"instance {instance.id} has no '{hub}' hub")
     return element
@@ -105,7 +108,7 @@ async def read_list(
         found = await list_page(api, call, configuration, page_size=page_size, token=token)
         return HubPage(found.objects, _encode(found.next_token) if found.next_token else None)
 
-    return await _with_provider(tokens, instance, run)
+    return await _with_provider(tokens, element, instance, run)
 
 
 async def read_one(
@@ -121,21 +124,27 @@ async def read_one(
     async def run(api: ProviderApi) -> dict[str, Any]:
         return await get_object(api, element, match, configuration)
 
-    return await _with_provider(tokens, instance, run)
+    return await _with_provider(tokens, element, instance, run)
 
 
 async def _with_provider(
-    tokens: TokenKeeper, instance: Instance, run: Callable[[ProviderApi], Awaitable[T]]
+    tokens: TokenKeeper,
+    element: Element,
+    instance: Instance,
+    run: Callable[[ProviderApi], Awaitable[T]],
 ) -> T:
     try:
+        if not element.uses_oauth:
+            async with provider_client(timeout=PROVIDER_TIMEOUT) as http:
+                return await run(ProviderApi(http, auth=instance_credentials(element, instance)))
         token = await tokens.access_token(instance.id)
-        async with httpx.AsyncClient(timeout=PROVIDER_TIMEOUT) as http:
+        async with provider_client(timeout=PROVIDER_TIMEOUT) as http:
             try:
                 return await run(ProviderApi(http, token))
             except ProviderUnauthorized:
                 token = await tokens.access_token(instance.id, stale=token)
                 return await run(ProviderApi(http, token))
-    except InstanceInvalid as exc:
+    except (InstanceInvalid, MissingCredentials) as exc:
         raise Unauthorized(f"instance {instance.id} must be authorized again ({exc})") from None
     except ProviderNotFound as exc:
         raise NotFound("the provider has no such object", provider_message=str(exc)) from None

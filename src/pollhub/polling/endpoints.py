@@ -13,7 +13,7 @@ from sqlalchemy import select
 from pollhub.clock import clock
 from pollhub.db.models import Instance, PollState
 from pollhub.deps import CallerDep, InstanceId, SessionDep
-from pollhub.elements import get_element
+from pollhub.elements import element_of
 from pollhub.errors import Conflict
 from pollhub.instances import service as instances
 from pollhub.polling import schedule
@@ -80,7 +80,7 @@ async def poll_status(
 
 
 def _how_resources_are_read(instance: Instance) -> dict[str, dict[str, Any]]:
-    element = get_element(instance.element_key)
+    element = element_of(instance)
     entries = instance.configuration.get("event.poller.configuration") or {}
     if element is None or not isinstance(entries, dict):
         return {}
