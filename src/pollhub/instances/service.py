@@ -209,8 +209,13 @@ def configuration_warnings(instance: Instance) -> list[str]:
 
 
 def shown_configuration(instance: Instance) -> dict[str, Any]:
-    """The configuration as the API shows it: every secret as ``********``."""
-    shown = dict(instance.configuration)
+    """The configuration as the API shows it: every secret as ``********`` — also a key
+    its custom element has declared secret since the value was stored."""
+    element = _element_of(instance)
+    shown = {
+        key: MASK if is_secret_key(key, element) else value
+        for key, value in instance.configuration.items()
+    }
     shown.update({key: MASK for key in instance.secrets})
     return shown
 
