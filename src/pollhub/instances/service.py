@@ -213,10 +213,13 @@ def configuration_warnings(instance: Instance) -> list[str]:
 
 
 def shown_configuration(instance: Instance) -> dict[str, Any]:
-    """The configuration as the API shows it: every secret as ``********``."""
-    # A key stored in clear before it was known to be secret is masked all the same.
+    """The configuration as the API shows it: every secret as ``********`` — also a key
+    its custom element has declared secret, or whose name says secret, since the value
+    was stored."""
+    element = _element_of(instance)
     shown = {
-        key: MASK if is_secret_key(key) else value for key, value in instance.configuration.items()
+        key: MASK if is_secret_key(key, element) else value
+        for key, value in instance.configuration.items()
     }
     shown.update({key: MASK for key in instance.secrets})
     return shown
