@@ -24,6 +24,7 @@ from pollhub.console import mount_console
 from pollhub.db.engine import create_engine, create_sessionmaker
 from pollhub.delivery.endpoints import router as delivery_router
 from pollhub.errors import PollhubError
+from pollhub.instances.endpoints import element_router as element_instances_router
 from pollhub.instances.endpoints import router as instances_router
 from pollhub.polling.endpoints import router as polling_router
 from pollhub.settings import Settings, get_settings
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.state.auth_throttle = FailedAuthThrottle(settings.auth_failures_per_minute)
     app.include_router(catalog_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(instances_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(element_instances_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(delivery_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(polling_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(webhooks_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)

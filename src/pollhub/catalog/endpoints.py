@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from pollhub.catalog.schemas import ElementOut, OAuthUrlOut
 from pollhub.deps import CallerDep
-from pollhub.elements import catalog, get_element
+from pollhub.elements import catalog, find_element
 from pollhub.elements.base import Element
 from pollhub.errors import BadRequest, NotFound
 
@@ -23,7 +23,7 @@ async def list_elements(_caller: CallerDep) -> list[ElementOut]:
 
 @router.get("/{key}", response_model=ElementOut)
 async def get_element_by_key(key: str, _caller: CallerDep) -> ElementOut:
-    """One element."""
+    """One element, by key or by its Cloud Elements id."""
     return ElementOut.of(_element(key))
 
 
@@ -61,7 +61,7 @@ async def oauth_url(
 
 
 def _element(key: str) -> Element:
-    element = get_element(key)
+    element = find_element(key)
     if element is None:
         raise NotFound(f"No element found with key '{key}'")
     return element

@@ -30,6 +30,7 @@ class ResourceOut(BaseModel):
 class ElementOut(BaseModel):
     """One element of the catalog."""
 
+    id: int | None = None
     key: str
     name: str
     hub: str
@@ -44,6 +45,7 @@ class ElementOut(BaseModel):
     def of(cls, element: Element) -> ElementOut:
         """The catalog view of ``element``."""
         return cls(
+            id=element.id,
             key=element.key,
             name=element.name,
             hub=element.hub,

@@ -28,3 +28,10 @@ def catalog() -> dict[str, Element]:
 def get_element(key: str) -> Element | None:
     """The element with this key, or None."""
     return catalog().get(key)
+
+
+def find_element(key_or_id: str) -> Element | None:
+    """The element with this key, or with this Cloud Elements id (``/elements/146``)."""
+    if key_or_id.isdigit():
+        return next((e for e in catalog().values() if e.id == int(key_or_id)), None)
+    return get_element(key_or_id)

@@ -55,6 +55,9 @@ class Element:
     authorization_params: Mapping[str, str] = field(default_factory=dict)
     required_configuration: tuple[str, ...] = ()
     resources: tuple[PollableResource, ...] = ()
+    # Cloud Elements' numeric id of the same element, where known, so that
+    # ``/elements/{keyOrId}/...`` calls written against it keep working.
+    id: int | None = None
 
     def resolve(self, template: str, configuration: Mapping[str, Any]) -> str:
         """Fill ``{config.key}`` placeholders (e.g. ``{docushare.domain}``) and apply

@@ -198,6 +198,7 @@ async def _message(api: ProviderApi, stub: dict[str, Any]) -> dict[str, Any]:
 
 ELEMENT = Element(
     key="googlesuite",
+    id=5601,  # Cloud Elements' element id (reference sections 6.1-6.3)
     name="Google Suite",
     hub="general",
     event_mechanism="polling",

@@ -59,6 +59,7 @@ async def read_drive_delta(api: ProviderApi, request: ReadRequest) -> ReadResult
 
 ELEMENT = Element(
     key="onedrivev2",
+    id=146,  # Cloud Elements' element id (reference sections 6.1-6.3)
     name="Microsoft OneDrive",
     hub="documents",
     event_mechanism="polling",
