@@ -9,7 +9,8 @@ leaves a lease that expires, and the row is claimed again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from typing import cast
@@ -29,12 +30,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pollhub.db.models import Instance, Notification
 from pollhub.db.types import UTCDateTime
-from pollhub.delivery.outbox import CALLBACK_URL_KEY
-from pollhub.delivery.signing import SIGNATURE_KEY
+from pollhub.delivery.callback_settings import RETRY, CallbackSettings
 
 PENDING, RETRYING, DELIVERED, FAILED = "pending", "retrying", "delivered", "failed"
+# After the last retry of an instance whose failure policy is "queue": kept, with every
+# later notification of the instance, until released (reference section 5.3).
+QUEUED = "queued"
 ACTIVE = (PENDING, RETRYING)
-STATUSES = (PENDING, RETRYING, DELIVERED, FAILED)
+HOLDING_BACK = (PENDING, RETRYING, QUEUED)  # an older one of these makes a newer one wait
+STATUSES = (PENDING, RETRYING, DELIVERED, FAILED, QUEUED)
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,8 @@ class Claimed:
     body: bytes
     attempts: int
     signature_key: str | None
+    headers: Mapping[str, str] = field(default_factory=dict)  # the client's own, and Basic
+    failure_policy: str = RETRY
 
 
 @dataclass(frozen=True)
@@ -68,8 +74,9 @@ async def claim_due(
     """Lease up to ``limit`` due notifications, at most one per instance, oldest first.
 
     Per-instance order: a notification is eligible only while no older one of its instance
-    is still pending or retrying, and no other one of its instance is leased (a redelivered
-    old notification waits for one in flight). Commits nothing; the caller does.
+    is still pending, retrying or queued, and no other one of its instance is leased (a
+    redelivered old notification waits for one in flight). A disabled instance's
+    notifications are not claimed: they wait. Commits nothing; the caller does.
     """
     connection = await session.connection()
     parameters = {"now": now, "until": now + lease, "worker": worker_id, "limit": limit}
@@ -79,7 +86,7 @@ async def claim_due(
     settings = await _instance_settings(session, {row.instance_id for row in rows})
     claimed = []
     for row in sorted(rows, key=lambda r: r.id):
-        url, key = settings.get(row.instance_id, (None, None))
+        callback = settings.get(row.instance_id, CallbackSettings())
         claimed.append(
             Claimed(
                 id=row.id,
@@ -87,10 +94,12 @@ async def claim_due(
                 instance_id=row.instance_id,
                 # The instance's current callback URL: a client that fixed a broken URL
                 # gets its retries and redeliveries there.
-                callback_url=url or row.callback_url,
+                callback_url=callback.url or row.callback_url,
                 body=row.body,
                 attempts=row.attempts,
-                signature_key=key,
+                signature_key=callback.signature_key,
+                headers=callback.headers,
+                failure_policy=callback.failure_policy,
             )
         )
     return claimed
@@ -122,6 +131,7 @@ async def record_outcomes(
         )
     )
     connection = await session.connection()
+    queued = [o.notification_id for o in outcomes if o.status == QUEUED]
     await connection.execute(
         statement,
         [
@@ -136,6 +146,34 @@ async def record_outcomes(
             for o in outcomes
         ],
     )
+    if queued:
+        await _queue_the_rest(session, queued)
+
+
+async def _queue_the_rest(session: AsyncSession, queued_ids: list[int]) -> None:
+    # The original deactivates the subscription and queues future events: every later
+    # undelivered notification of the same instance is queued too, in its order.
+    instance_ids = select(Notification.instance_id).where(Notification.id.in_(queued_ids))
+    await session.execute(
+        update(Notification)
+        .where(
+            Notification.instance_id.in_(instance_ids.scalar_subquery()),
+            Notification.status.in_(ACTIVE),
+            Notification.lease_owner.is_(None),
+        )
+        .values(status=QUEUED)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def instance_is_queuing(session: AsyncSession, instance_id: int) -> bool:
+    """Whether the instance has queued notifications (its deliveries are held back)."""
+    found = await session.scalar(
+        select(Notification.id)
+        .where(Notification.instance_id == instance_id, Notification.status == QUEUED)
+        .limit(1)
+    )
+    return found is not None
 
 
 @cache
@@ -148,9 +186,11 @@ def _claim_statement() -> Update:
     # so the planners can prove that the index covers the query).
     older_undelivered = exists().where(
         earlier.c.instance_id == table.c.instance_id,
-        _undelivered(earlier.c.status),
+        _in(earlier.c.status, HOLDING_BACK),
         earlier.c.id < table.c.id,
     )
+    instances = cast(Table, Instance.__table__)
+    disabled = exists().where(instances.c.id == table.c.instance_id, instances.c.disabled.is_(True))
     other_leased = exists().where(
         leased.c.instance_id == table.c.instance_id,
         leased.c.lease_owner.is_not(None),
@@ -166,6 +206,7 @@ def _claim_statement() -> Update:
             unleased,
             ~older_undelivered,
             ~other_leased,
+            ~disabled,
         )
         .order_by(table.c.id)
         .limit(bindparam("limit"))
@@ -190,19 +231,21 @@ def _claim_statement() -> Update:
 
 
 def _undelivered(status: ColumnElement[str]) -> ColumnElement[bool]:
-    return status.in_([literal_column(f"'{value}'") for value in ACTIVE])
+    return _in(status, ACTIVE)
+
+
+def _in(status: ColumnElement[str], values: tuple[str, ...]) -> ColumnElement[bool]:
+    return status.in_([literal_column(f"'{value}'") for value in values])
 
 
 async def _instance_settings(
     session: AsyncSession, instance_ids: set[int]
-) -> dict[int, tuple[str | None, str | None]]:
-    # Read at delivery time, so a rotated signature key signs every later attempt.
+) -> dict[int, CallbackSettings]:
+    # Read at delivery time, so a rotated signature key signs every later attempt and
+    # changed headers go with every later attempt.
     rows = await session.execute(
         select(Instance.id, Instance.configuration, Instance.secrets).where(
             Instance.id.in_(instance_ids)
         )
     )
-    return {
-        row.id: (row.configuration.get(CALLBACK_URL_KEY), (row.secrets or {}).get(SIGNATURE_KEY))
-        for row in rows
-    }
+    return {row.id: CallbackSettings.of(row.configuration, row.secrets or {}) for row in rows}
