@@ -18,8 +18,15 @@ from pydantic import (
 
 from pollhub.delivery.callback_settings import RETRY, parse_callback_headers
 from pollhub.elements.base import Element
+from pollhub.elements.definition import ElementDefinition
 from pollhub.errors import BadRequest
-from pollhub.polling.config import PollerResource, decode_json_string, refresh_seconds
+from pollhub.polling.config import (
+    PollerResource,
+    decode_json_string,
+    parse_legacy_urls,
+    refresh_seconds,
+)
+from pollhub.polling.plan import check_resource
 
 MASK = "********"
 # Keys the platform itself treats as secret (Cloud Elements masks the client id too); any
@@ -82,6 +89,24 @@ class InstanceConfiguration(BaseModel):
     )
     user_refresh_time: float | None = Field(default=None, ge=0, alias="oauth.user.refresh_time")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_poller_urls(cls, data: Any) -> Any:
+        # Cloud Elements migrated the pipe form to the JSON form; so do we, when written.
+        if not isinstance(data, dict) or "event.poller.urls" not in data:
+            return data
+        data = dict(data)
+        urls = data.pop("event.poller.urls")
+        if urls in (None, ""):
+            return data  # Cloud Elements' own provisioner clears it this way
+        if not isinstance(urls, str):
+            raise ValueError("'event.poller.urls' must be a string of resource|url|… lines")
+        try:
+            data["event.poller.configuration"] = parse_legacy_urls(urls)
+        except ValueError as exc:
+            raise ValueError(f"'event.poller.urls': {exc}") from None
+        return data
+
     @field_validator("vendor_type", mode="before")
     @classmethod
     def _vendor_type_alias(cls, value: Any) -> Any:
@@ -142,9 +167,12 @@ class InstanceConfiguration(BaseModel):
         return dict(self.model_extra or {})
 
 
-def is_secret_key(key: str) -> bool:
-    """True for configuration keys whose values are secrets (stored encrypted, shown masked)."""
-    return key in SECRET_KEYS or bool(_SECRET_LOOKING.search(key))
+def is_secret_key(key: str, element: Element | None = None) -> bool:
+    """True for configuration keys whose values are secrets (stored encrypted, shown masked):
+    the platform's, any that looks like one, and those ``element`` declares secret."""
+    definition = element.definition if element is not None else None
+    declared = definition.secret_keys() if definition is not None else frozenset()
+    return key in declared or key in SECRET_KEYS or bool(_SECRET_LOOKING.search(key))
 
 
 def parse_configuration(element: Element, raw: dict[str, Any]) -> InstanceConfiguration:
@@ -184,6 +212,8 @@ def _check_against_element(element: Element, config: InstanceConfiguration) -> N
             "configuration 'event.notification.callback.url' is required when "
             "'event.notification.enabled' is true"
         )
+    if element.definition is not None:
+        _check_declared_keys(element.definition, config)
     for key in element.required_configuration:
         if not (config.model_dump(by_alias=True).get(key) or config.extras().get(key)):
             raise BadRequest(f"configuration '{key}' is required for {element.key}")
@@ -193,13 +223,24 @@ def _check_against_element(element: Element, config: InstanceConfiguration) -> N
                 f"configuration 'event.poller.configuration': {element.key} receives "
                 "webhooks and does not poll"
             )
-        pollable = element.pollable_paths()
         for name, resource in config.poller_configuration.items():
-            if resource.path() not in pollable:
+            try:
+                check_resource(element, resource)
+            except ValueError as exc:
                 raise BadRequest(
-                    f"configuration 'event.poller.configuration.{name}.url': {element.key} "
-                    f"cannot poll '{resource.path()}'; it can poll {', '.join(sorted(pollable))}"
-                )
+                    f"configuration 'event.poller.configuration.{name}.url': {exc}"
+                ) from None
+
+
+def _check_declared_keys(definition: ElementDefinition, config: InstanceConfiguration) -> None:
+    """The element's own keys, typed and checked as its definition declares them."""
+    try:
+        checked = definition.check_configuration(config.model_dump(by_alias=True) | config.extras())
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
+    platform = {field.alias for field in InstanceConfiguration.model_fields.values()}
+    if config.model_extra is not None:
+        config.model_extra.update({k: v for k, v in checked.items() if k not in platform})
 
 
 def describe_validation_error(exc: ValidationError, prefix: str) -> str:

@@ -203,7 +203,7 @@ async def create_element_instance(
     key_or_id: KeyOrId, body: InstanceCreate, session: SessionDep, caller: CallerDep
 ) -> InstanceOut:
     """``POST /instances`` for the element of the path (``element`` may be left out)."""
-    element = service.find_element_or_404(key_or_id)
+    element = await service.element_for_path(session, caller, key_or_id)
     instance = await service.create_instance(session, caller, body, element=element)
     await session.commit()
     return _view(instance)
@@ -214,7 +214,7 @@ async def list_element_instances(
     key_or_id: KeyOrId, session: SessionDep, caller: CallerDep, tags: Tags = None
 ) -> list[InstanceOut]:
     """The organization's instances of this element."""
-    element = service.find_element_or_404(key_or_id)
+    element = await service.element_for_path(session, caller, key_or_id)
     instances = await service.list_instances(session, caller, tags, element=element)
     return [_view(i) for i in instances]
 
@@ -224,7 +224,7 @@ async def get_element_instance(
     key_or_id: KeyOrId, instance_id: InstanceId, session: SessionDep, caller: CallerDep
 ) -> InstanceOut:
     """One instance of this element."""
-    element = service.find_element_or_404(key_or_id)
+    element = await service.element_for_path(session, caller, key_or_id)
     return _view(await service.get_instance(session, caller, instance_id, element=element))
 
 
@@ -237,7 +237,7 @@ async def replace_element_instance(
     caller: CallerDep,
 ) -> InstanceOut:
     """``PUT /instances/{id}`` for an instance of this element."""
-    element = service.find_element_or_404(key_or_id)
+    element = await service.element_for_path(session, caller, key_or_id)
     return await _replace(session, caller, instance_id, body, element)
 
 
@@ -250,7 +250,7 @@ async def update_element_instance(
     caller: CallerDep,
 ) -> InstanceOut:
     """``PATCH /instances/{id}`` for an instance of this element."""
-    element = service.find_element_or_404(key_or_id)
+    element = await service.element_for_path(session, caller, key_or_id)
     return await _update(session, caller, instance_id, body, element)
 
 
@@ -259,7 +259,7 @@ async def delete_element_instance(
     key_or_id: KeyOrId, instance_id: InstanceId, session: SessionDep, caller: CallerDep
 ) -> InstanceDeleted:
     """``DELETE /instances/{id}`` for an instance of this element."""
-    element = service.find_element_or_404(key_or_id)
+    element = await service.element_for_path(session, caller, key_or_id)
     await service.get_instance(session, caller, instance_id, element=element)
     await service.delete_instance(session, caller, instance_id)
     await session.commit()

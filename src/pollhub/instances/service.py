@@ -17,10 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from pollhub.catalog.service import element_or_404, elements_of, find_element
 from pollhub.clock import clock
 from pollhub.db.models import Instance
 from pollhub.delivery.safety import check_callback_url
-from pollhub.elements import catalog, find_element, get_element
+from pollhub.elements import element_of as _element_of
 from pollhub.elements.base import Element
 from pollhub.errors import BadRequest, NotFound, Unauthorized
 from pollhub.instances.config import (
@@ -56,7 +57,7 @@ async def create_instance(
     token the provider refuses leaves the instance invalid with the provider's reason.
     ``element`` is the one named by the path of ``/elements/{keyOrId}/instances``.
     """
-    element = _body_element(body, element)
+    element = await _body_element(session, caller, body, element)
     config = parse_configuration(element, body.configuration)
     await _check_callback_url(config)
     imported = body.externalAuthentication == EXTERNAL_INITIAL
@@ -80,14 +81,14 @@ async def create_instance(
         updated_at=now,
     )
     _apply_configuration(instance, element, config, previous_secrets={})
-    instance.configuration_sent = _sent_values({}, body.configuration)
+    instance.configuration_sent = _sent_values({}, body.configuration, element)
     _apply_tokens(instance, tokens)
     if imported:
         await _refresh_imported(instance)
     session.add(instance)
     await session.flush()
     await _start_or_stop_events(session, instance, element, config)
-    await session.refresh(instance, ["user"])
+    await session.refresh(instance, ["user", "custom_element"])
     return instance
 
 
@@ -205,8 +206,11 @@ async def replace_instance(
     configuration); with ``providerData.code`` it is re-provisioned. Secrets echoed back
     as ``********`` and the instance's tokens are kept."""
     instance = await get_instance(session, caller, instance_id, element=element)
-    own = _element(instance.element_key)
-    if body.element is not None and _body_element(body, None).key != own.key:
+    own = element_of(instance)
+    if (
+        body.element is not None
+        and (await _body_element(session, caller, body, None)).key != own.key
+    ):
         raise BadRequest(f"element 'key': instance {instance_id} is an instance of {own.key}")
     instance.name = body.name
     instance.tags = list(body.tags)
@@ -242,7 +246,7 @@ async def _reconfigure(
     imported: bool,
     replace: bool,
 ) -> None:
-    element = _element(instance.element_key)
+    element = element_of(instance)
     merged = _merge_configuration(instance, changes, replace=replace)
     config = parse_configuration(element, merged)
     await _check_callback_url(config)
@@ -251,7 +255,7 @@ async def _reconfigure(
         tokens = await _authorize(element, config, provider_data)
     _apply_configuration(instance, element, config, previous_secrets=instance.secrets)
     instance.configuration_sent = _sent_values(
-        {} if replace else instance.configuration_sent or {}, changes
+        {} if replace else instance.configuration_sent or {}, changes, element
     )
     if tokens is not None:
         _apply_tokens(instance, tokens)
@@ -271,8 +275,11 @@ async def delete_instance(session: AsyncSession, caller: Caller, instance_id: in
 
 
 def element_of(instance: Instance) -> Element:
-    """The element an instance belongs to."""
-    return _element(instance.element_key)
+    """The element an instance belongs to (built-in, or its organization's own)."""
+    element = _element_of(instance)
+    if element is None:  # a built-in element this version of pollhub no longer has
+        raise BadRequest(f"element 'key': unknown element '{instance.element_key}'")
+    return element
 
 
 def shown_configuration(instance: Instance) -> dict[str, Any]:
@@ -297,7 +304,7 @@ class ConfigurationEntry:
 
 def configuration_entries(instance: Instance) -> list[ConfigurationEntry]:
     """Every configuration key the instance has or could have, with its value as text."""
-    element = _element(instance.element_key)
+    element = element_of(instance)
     shown = shown_configuration(instance)
     keys = [
         field.alias
@@ -346,12 +353,9 @@ def configuration_id(key: str) -> int:
     return zlib.crc32(key.encode()) & 0x7FFFFFFF
 
 
-def find_element_or_404(key_or_id: str) -> Element:
+async def element_for_path(session: AsyncSession, caller: Caller, key_or_id: str) -> Element:
     """The element of ``/elements/{keyOrId}/...``; an unknown one is :class:`NotFound`."""
-    element = find_element(key_or_id)
-    if element is None:
-        raise NotFound(f"No element found with key or ID '{key_or_id}'")
-    return element
+    return await element_or_404(session, caller.organization_id, key_or_id)
 
 
 def _is_scalar(value: Any) -> bool:
@@ -371,34 +375,37 @@ def _as_text(value: Any) -> str | None:
     return json.dumps(value, separators=(",", ":"))
 
 
-def _sent_values(previous: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+def _sent_values(
+    previous: dict[str, Any], changes: dict[str, Any], element: Element
+) -> dict[str, Any]:
     sent = dict(previous)
     for key, value in changes.items():
-        if value is None or is_secret_key(key):
+        if value is None or is_secret_key(key, element):
             sent.pop(key, None)
         else:
             sent[key] = value
     return sent
 
 
-def _body_element(body: InstanceCreate, from_path: Element | None) -> Element:
+async def _body_element(
+    session: AsyncSession, caller: Caller, body: InstanceCreate, from_path: Element | None
+) -> Element:
     if body.element is None:
         if from_path is None:
             raise BadRequest('\'element\': required, e.g. {"key": "onedrivev2"}')
         return from_path
-    named = body.element.key or (str(body.element.id) if body.element.id is not None else "")
-    element = find_element(named) if named else None
-    if element is None:
-        raise BadRequest(f"element 'key': unknown element '{named}'; known: {', '.join(catalog())}")
+    named = body.element.key or str(body.element.id)
+    element = await _element(session, caller, named)
     if from_path is not None and element.key != from_path.key:
         raise BadRequest(f"element 'key': '{named}' is not the element of the path")
     return element
 
 
-def _element(key: str) -> Element:
-    element = get_element(key)
+async def _element(session: AsyncSession, caller: Caller, key: str) -> Element:
+    element = await find_element(session, caller.organization_id, key)
     if element is None:
-        raise BadRequest(f"element 'key': unknown element '{key}'; known: {', '.join(catalog())}")
+        known = ", ".join(e.key for e in await elements_of(session, caller.organization_id))
+        raise BadRequest(f"element 'key': unknown element '{key}'; known: {known}")
     return element
 
 
@@ -415,7 +422,11 @@ def _has_code(provider_data: ProviderData | None) -> bool:
 
 async def _authorize(
     element: Element, config: InstanceConfiguration, provider_data: ProviderData | None
-) -> TokenSet:
+) -> TokenSet | None:
+    """Exchange the code for tokens; None for an element whose credentials are in its
+    configuration (an API key, a user name and password) or that needs none."""
+    if not element.uses_oauth:
+        return None
     if not _has_code(provider_data):
         raise BadRequest("'providerData.code' is required: the provider's authorization code")
     assert provider_data is not None and provider_data.code is not None
@@ -512,7 +523,7 @@ def _apply_configuration(
     secrets = {k: v for k, v in previous_secrets.items() if k.startswith("oauth.user.")}
     plain: dict[str, Any] = {}
     for key, value in values.items():
-        (secrets if is_secret_key(key) else plain)[key] = value
+        (secrets if is_secret_key(key, element) else plain)[key] = value
     instance.configuration = plain
     instance.secrets = secrets
     instance.events_enabled = config.events_enabled
@@ -536,7 +547,9 @@ async def _start_or_stop_events(
         await webhooks.unsubscribe(session, instance)
 
 
-def _apply_tokens(instance: Instance, tokens: TokenSet) -> None:
+def _apply_tokens(instance: Instance, tokens: TokenSet | None) -> None:
+    if tokens is None:
+        return
     secrets = dict(instance.secrets)
     secrets["oauth.user.token"] = tokens.access_token
     if tokens.refresh_token:

@@ -91,8 +91,12 @@ async def refresh_instance_tokens(instance: Instance) -> str:
 
 
 def needs_refresh(instance: Instance) -> bool:
-    """True when the instance has no access token, or one about to expire."""
-    return not instance.secrets.get("oauth.user.token") or _expiring(instance)
+    """True when the access token is about to expire, or missing while a refresh token
+    can get one (an instance created from a refresh token alone). An element that needs
+    no token (an API key in the configuration) has neither and needs no refresh."""
+    if not instance.secrets.get("oauth.user.token"):
+        return bool(instance.secrets.get("oauth.user.refresh_token"))
+    return _expiring(instance)
 
 
 def fresh_token(instance: Instance) -> str | None:

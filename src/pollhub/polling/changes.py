@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from pollhub.elements.reading import ProviderChange
+from pollhub.elements.where import field_value
 from pollhub.polling.config import DatesConfiguration
 from pollhub.polling.dates import parse_provider_date
 
@@ -45,16 +46,6 @@ class Verdict:
     event_type: str | None
     fingerprint: str
     deleted: bool
-
-
-def field_value(raw: Any, path: str) -> Any:
-    """The value at a dotted path (``metadata.updateTime``), or None."""
-    value = raw
-    for part in path.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
 
 
 def object_id(change: ProviderChange, id_field: str) -> str:
