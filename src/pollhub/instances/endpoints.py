@@ -324,7 +324,7 @@ def _view(instance: Instance) -> InstanceOut:
         id=instance.id,
         name=instance.name,
         token=instance.token,
-        element=ElementSummary(id=element.id, key=element.key, name=element.name, hub=element.hub),
+        element=ElementSummary(key=element.key, name=element.name, hub=element.hub),
         elementId=element.id,
         tags=instance.tags,
         valid=instance.valid,

@@ -89,7 +89,6 @@ class InstanceUpdate(_InstanceBody):
 class ElementSummary(BaseModel):
     """The element an instance belongs to."""
 
-    id: int | None = None
     key: str
     name: str
     hub: str
@@ -109,7 +108,7 @@ class InstanceOut(BaseModel):
     name: str
     token: str
     element: ElementSummary
-    elementId: int | None = None
+    elementId: int | None = None  # the original's numeric element id, where known
     tags: list[str]
     valid: bool
     invalidReason: str | None = None
