@@ -121,6 +121,7 @@ async def test_a_key_already_taken_is_a_409(
             "resources.tickets.pagination",
         ),
         ({"resources": {"tickets": {"path": "/t", "changeFeed": "delta"}}}, "changeFeed"),
+        ({"eventMechanisms": ["webhook"]}, "eventMechanisms"),
     ],
 )
 async def test_a_malformed_definition_is_a_400_naming_the_field(
@@ -258,3 +259,40 @@ async def test_the_openapi_document_describes_custom_elements(client: httpx.Asyn
     assert {"post", "get"} <= set(paths[f"{API}/elements"])
     assert {"get", "put", "delete"} <= set(paths[f"{API}/elements/{{key}}"])
     assert "ElementDefinition" in document["components"]["schemas"]
+
+
+async def test_a_resources_date_format_is_checked_when_the_element_is_registered(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    resource = {"path": "/tickets", "datesConfiguration": {"updatedDateFormat": "yyyy-QQ"}}
+
+    response = await client.post(
+        f"{API}/elements", json=tickets(resources={"tickets": resource}), headers=tenant.headers
+    )
+
+    assert response.status_code == 400
+    assert "resources.tickets.datesConfiguration" in response.json()["message"]
+
+
+async def test_without_a_poller_configuration_each_resource_is_polled_by_updated_date(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    dates = {"updatedDateField": "updated_at", "updatedDateFormat": "yyyy-MM-dd'T'HH:mm:ss'Z'"}
+    resources = {
+        "tickets": {
+            "path": "/tickets",
+            "filters": {"updated_at": {">": "updated_after"}},
+            "datesConfiguration": dates,
+        },
+        "agents": {"path": "/agents"},
+    }
+    await register(client, tenant, tickets(resources=resources))
+
+    created = await client.post(f"{API}/instances", json=instance_body(), headers=tenant.headers)
+
+    poller = created.json()["configuration"]["event.poller.configuration"]
+    assert poller["tickets"]["url"] == (
+        "/hubs/general/tickets?where=updated_at>'${gmtDate:yyyy-MM-dd'T'HH:mm:ss'Z'}'"
+    )
+    assert poller["tickets"]["datesConfiguration"]["updatedDateField"] == "updated_at"
+    assert poller["agents"]["url"] == "/hubs/general/agents"

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -27,6 +27,7 @@ from pollhub.delivery.endpoints import router as delivery_router
 from pollhub.errors import PollhubError
 from pollhub.instances.endpoints import element_router as element_instances_router
 from pollhub.instances.endpoints import router as instances_router
+from pollhub.metrics import exposition
 from pollhub.polling.endpoints import router as polling_router
 from pollhub.settings import Settings, get_settings
 from pollhub.tenancy.throttle import FailedAuthThrottle
@@ -133,9 +134,10 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "database": "ok", "version": __version__})
 
 
-async def metrics() -> Response:
-    """Prometheus metrics of this process."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics of this process, and the delivery backlog."""
+    body = await exposition(request.app.state.sessionmaker)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 async def _request_id(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ from pollhub.db.engine import create_engine, create_sessionmaker
 from pollhub.db.migrate import upgrade_to_head
 from pollhub.errors import PollhubError
 from pollhub.logs import configure_logging
+from pollhub.metrics import serve_metrics
 from pollhub.settings import generate_secret_key, get_settings
 from pollhub.tenancy import service as tenancy
 from pollhub.worker import run_until_signalled, run_worker
@@ -40,25 +42,37 @@ def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
 
 
 @app.command()
-def api(host: HostOption = "0.0.0.0", port: PortOption = 8000) -> None:
+def api(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
     """Run the API alone (scale-out: many API processes share one database)."""
     _run_api(host, port)
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="serve this worker's Prometheus metrics at /metrics on this port"),
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="interface for --metrics-port")] = "127.0.0.1",
+) -> None:
     """Run a worker alone: polls, deliveries and pruning (start as many as you like)."""
+    settings = get_settings()
+    _refuse_without_secret_key()
 
-    async def run() -> None:
-        engine = create_engine(get_settings().database_url)
+    async def run(stop: asyncio.Event) -> None:
+        engine = create_engine(settings.database_url)
         sessionmaker = create_sessionmaker(engine)
         try:
-            await run_until_signalled(lambda stop: run_worker(sessionmaker, stop))
+            if metrics_port is None:
+                await run_worker(sessionmaker, stop)
+                return
+            async with serve_metrics(sessionmaker, metrics_host, metrics_port):
+                await run_worker(sessionmaker, stop)
         finally:
             await engine.dispose()
 
     configure_logging()
-    asyncio.run(run())
+    asyncio.run(run_until_signalled(run))
 
 
 @app.command()
@@ -130,6 +144,13 @@ def create_user(
 
 def _run_api(host: str, port: int, factory: str = "pollhub.app:create_app") -> None:
     settings = get_settings()
+    _refuse_without_secret_key()
+    if settings.sandbox and not settings.sandbox_on_network and not _is_loopback(host):
+        _refuse(
+            f"POLLHUB_SANDBOX=true lets anyone who reaches {host}:{port} change the simulated "
+            "providers' data; listen on 127.0.0.1, or set POLLHUB_SANDBOX_ON_NETWORK=true "
+            "to open the sandbox to the network on purpose"
+        )
     configure_logging()
     uvicorn.run(
         factory,
@@ -138,6 +159,28 @@ def _run_api(host: str, port: int, factory: str = "pollhub.app:create_app") -> N
         port=port,
         log_level=settings.log_level.lower(),
     )
+
+
+def _refuse_without_secret_key() -> None:
+    """Stop before starting anything when the settings cannot encrypt secrets."""
+    try:
+        get_settings().resolved_secret_key()
+    except RuntimeError as exc:
+        _refuse(str(exc))
+
+
+def _refuse(reason: str) -> None:
+    typer.echo(f"error: {reason}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface
 
 
 def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:

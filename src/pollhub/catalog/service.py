@@ -8,6 +8,7 @@ Called by the API and the console; takes a session, leaves committing to the cal
 
 from __future__ import annotations
 
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,8 +17,11 @@ from pollhub.clock import clock
 from pollhub.db.models import CustomElement, Instance
 from pollhub.elements import catalog, custom_element, get_element
 from pollhub.elements.base import Element
+from pollhub.elements.custom import element_from_definition
 from pollhub.elements.definition import ElementDefinition
 from pollhub.errors import BadRequest, Conflict, NotFound
+from pollhub.polling.config import PollerResource
+from pollhub.polling.plan import check_resource
 
 
 async def elements_of(session: AsyncSession, organization_id: int) -> list[Element]:
@@ -127,13 +131,41 @@ async def _custom(session: AsyncSession, organization_id: int, key: str) -> Cust
 
 
 def _data_only(definition: ElementDefinition) -> None:
-    # Change feeds are Python capabilities of built-in elements; a custom element is data.
+    # Change feeds and webhooks are Python capabilities of built-in elements; a custom
+    # element is data, polled through its lists.
+    if "webhook" in definition.eventMechanisms:
+        raise BadRequest(
+            "'eventMechanisms': a custom element is polled; webhooks need a built-in capability"
+        )
+    _check_default_polling(definition)
     for name, resource in definition.resources.items():
         if resource.changeFeed is not None:
             raise BadRequest(
                 f"'resources.{name}.changeFeed': change feeds are capabilities of built-in "
                 "elements; a custom element is polled through its list, paging and filters"
             )
+
+
+def _check_default_polling(definition: ElementDefinition) -> None:
+    """The default poller configuration must be one an instance can use: checked now, so a
+    bad date format is a 400 here and not at every instance's creation."""
+    element = element_from_definition(definition)
+    for name, entry in element.default_poller_configuration().items():
+        where = (
+            f"defaultPollerConfiguration.{name}"
+            if definition.defaultPollerConfiguration
+            else f"resources.{name}"
+        )
+        try:
+            check_resource(element, PollerResource.model_validate(entry))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"'{where}.{'.'.join(map(str, e['loc']))}': {e['msg']}"
+                for e in exc.errors(include_url=False)
+            )
+            raise BadRequest(problems) from exc
+        except ValueError as exc:
+            raise BadRequest(f"'{where}': {exc}") from exc
 
 
 def _stored(definition: ElementDefinition) -> dict[str, object]:

@@ -20,6 +20,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,6 +30,7 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pollhub.clock import clock
+from pollhub.delivery import metrics
 from pollhub.delivery.callback_settings import QUEUE
 from pollhub.delivery.repository import (
     DELIVERED,
@@ -84,7 +86,7 @@ class Dispatcher:
         # Longer than any attempt can take, so a live worker never loses its lease.
         self._lease = timedelta(seconds=lease_seconds or timeout * 2 + LEASE_MARGIN_SECONDS)
         self._max_retries = settings.delivery_max_retries if max_retries is None else max_retries
-        allow = settings.allow_private_callbacks if allow_private is None else allow_private
+        allow = settings.allow_private_addresses if allow_private is None else allow_private
         self._sender = CallbackSender(
             timeout_seconds=timeout, allow_private=bool(allow), connections=self._concurrency
         )
@@ -198,11 +200,14 @@ class Dispatcher:
                 now=now,
             ),
         }
+        started = time.perf_counter()
         result = await self._sender.post(
             notification.callback_url, notification.body, headers, now=now
         )
+        metrics.ATTEMPT_SECONDS.observe(time.perf_counter() - started)
         self.attempts_made += 1
         outcome = self._outcome(notification, result, clock.now())
+        metrics.ATTEMPTS.labels(outcome.status).inc()
         try:
             await self._recorder.record(outcome)
         except Exception:  # not recorded: the lease expires and the attempt is repeated

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from pollhub.clock import clock
+from pollhub.outbound.policy import refusal_in
 
 
 class ProviderError(Exception):
@@ -50,9 +51,20 @@ class ProviderResponse:
 class ProviderApi:
     """Calls one provider's JSON API on behalf of one instance."""
 
-    def __init__(self, client: httpx.AsyncClient, access_token: str) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        access_token: str | None = None,
+        *,
+        auth: httpx.Auth | None = None,
+    ) -> None:
+        """Authenticate with an OAuth ``access_token``, or with ``auth`` (an API key,
+        basic credentials), or not at all."""
         self._client = client
-        self._headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+        self._headers = {"Accept": "application/json"}
+        if access_token is not None:
+            self._headers["Authorization"] = f"Bearer {access_token}"
+        self._auth = auth
 
     async def get_json(self, url: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """GET ``url`` and return its JSON object, or raise a typed :class:`ProviderError`."""
@@ -95,12 +107,16 @@ class ProviderApi:
     ) -> httpx.Response:
         try:
             response = await self._client.request(
-                method, url, params=params, json=json, headers=self._headers
+                method,
+                url,
+                # An empty dict would replace the URL's own query (a next-page link's).
+                params=params or None,
+                json=json,
+                headers=self._headers,
+                auth=self._auth,
             )
-        except httpx.TimeoutException as exc:
-            raise ProviderError(f"timed out calling {_where(url)}") from exc
         except httpx.TransportError as exc:
-            raise ProviderError(f"could not reach {_where(url)}: {type(exc).__name__}") from exc
+            raise _unreachable(url, exc) from exc
         if response.status_code >= 400:
             raise _error(response)
         return response
@@ -111,6 +127,15 @@ def _json(response: httpx.Response, url: str) -> Any:
         return response.json()
     except ValueError as exc:
         raise ProviderError(f"{_where(url)} answered with something other than JSON") from exc
+
+
+def _unreachable(url: str, exc: httpx.TransportError) -> ProviderError:
+    refused = refusal_in(exc)  # checked first: aiohttp's transport reports it as a timeout
+    if refused is not None:
+        return ProviderError(f"could not reach {_where(url)}: {refused}")
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderError(f"timed out calling {_where(url)}")
+    return ProviderError(f"could not reach {_where(url)}: {type(exc).__name__}")
 
 
 def _where(url: str) -> str:

@@ -21,6 +21,7 @@ from pollhub.elements.base import Element
 from pollhub.elements.definition import ElementDefinition
 from pollhub.errors import BadRequest
 from pollhub.polling.config import (
+    MAX_REFRESH_MINUTES,
     PollerResource,
     decode_json_string,
     parse_legacy_urls,
@@ -63,7 +64,13 @@ class InstanceConfiguration(BaseModel):
     vendor_type: Literal["polling", "webhook"] | None = Field(
         default=None, alias="event.vendor.type"
     )
-    refresh_interval: float = Field(default=15, gt=0, alias="event.poller.refresh_interval")
+    refresh_interval: float = Field(
+        default=15,
+        gt=0,
+        le=MAX_REFRESH_MINUTES,
+        allow_inf_nan=False,
+        alias="event.poller.refresh_interval",
+    )
     poller_configuration: dict[str, PollerResource] | None = Field(
         default=None, alias="event.poller.configuration"
     )
@@ -112,6 +119,13 @@ class InstanceConfiguration(BaseModel):
     def _vendor_type_alias(cls, value: Any) -> Any:
         # Cloud Elements' own docs also write "webhooks".
         return "webhook" if value == "webhooks" else value
+
+    @field_validator("refresh_interval", mode="before")
+    @classmethod
+    def _minutes_not_a_boolean(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("must be a number of minutes, not a boolean")
+        return value
 
     @field_validator("poller_configuration", mode="before")
     @classmethod

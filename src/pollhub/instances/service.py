@@ -20,7 +20,6 @@ from sqlalchemy.orm import selectinload
 from pollhub.catalog.service import element_or_404, elements_of, find_element
 from pollhub.clock import clock
 from pollhub.db.models import Instance
-from pollhub.delivery.safety import check_callback_url
 from pollhub.elements import element_of as _element_of
 from pollhub.elements.base import Element
 from pollhub.errors import BadRequest, NotFound, Unauthorized
@@ -35,8 +34,8 @@ from pollhub.instances.config import (
 from pollhub.instances.schemas import InstanceCreate, InstanceUpdate, ProviderData
 from pollhub.oauth.client import ClientApp, TokenSet, exchange_code
 from pollhub.oauth.tokens import InstanceInvalid, needs_refresh, refresh_instance_tokens
+from pollhub.outbound.policy import allow_private_addresses, check_outbound_url
 from pollhub.polling.schedule import forget_poll_states, sync_poll_states
-from pollhub.settings import get_settings
 from pollhub.tenancy.secrets import hash_secret, new_secret
 from pollhub.tenancy.service import Caller
 from pollhub.webhooks import subscriptions as webhooks
@@ -59,7 +58,7 @@ async def create_instance(
     """
     element = await _body_element(session, caller, body, element)
     config = parse_configuration(element, body.configuration)
-    await _check_callback_url(config)
+    await _check_outbound_urls(element, config)
     imported = body.externalAuthentication == EXTERNAL_INITIAL
     tokens = _imported_tokens(element, config) if imported else None
     if tokens is None:
@@ -84,7 +83,7 @@ async def create_instance(
     instance.configuration_sent = _sent_values({}, body.configuration, element)
     _apply_tokens(instance, tokens)
     if imported:
-        await _refresh_imported(instance)
+        await _refresh_imported(instance, element)
     session.add(instance)
     await session.flush()
     await _start_or_stop_events(session, instance, element, config)
@@ -249,7 +248,7 @@ async def _reconfigure(
     element = element_of(instance)
     merged = _merge_configuration(instance, changes, replace=replace)
     config = parse_configuration(element, merged)
-    await _check_callback_url(config)
+    await _check_outbound_urls(element, config)
     tokens = _imported_tokens(element, config) if imported else None
     if tokens is None and _has_code(provider_data):
         tokens = await _authorize(element, config, provider_data)
@@ -262,7 +261,7 @@ async def _reconfigure(
         instance.valid, instance.invalid_reason = True, None
         if imported:
             instance.external_authentication = EXTERNAL_INITIAL
-            await _refresh_imported(instance)
+            await _refresh_imported(instance, element)
     await _start_or_stop_events(session, instance, element, config)
 
 
@@ -409,11 +408,16 @@ async def _element(session: AsyncSession, caller: Caller, key: str) -> Element:
     return element
 
 
-async def _check_callback_url(config: InstanceConfiguration) -> None:
-    # Refuse a callback URL into pollhub's own network now, with a 400; delivery checks again.
-    await check_callback_url(
-        config.callback_url, allow_private=bool(get_settings().allow_private_callbacks)
+async def _check_outbound_urls(element: Element, config: InstanceConfiguration) -> None:
+    # Refuse a callback URL or a provider host into pollhub's own network now, with a 400
+    # naming the key; every connection is checked again (pollhub.outbound).
+    allow_private = allow_private_addresses()
+    await check_outbound_url(
+        config.callback_url, key="event.notification.callback.url", allow_private=allow_private
     )
+    values = {**config.model_dump(by_alias=True), **config.extras()}
+    for key, url in element.configured_urls(values).items():
+        await check_outbound_url(url, key=key, allow_private=allow_private)
 
 
 def _has_code(provider_data: ProviderData | None) -> bool:
@@ -469,14 +473,14 @@ def _imported_tokens(element: Element, config: InstanceConfiguration) -> TokenSe
     return TokenSet(config.user_token or "", config.user_refresh_token, expires_at, None)
 
 
-async def _refresh_imported(instance: Instance) -> None:
+async def _refresh_imported(instance: Instance, element: Element) -> None:
     # An imported access token that is missing or stale is refreshed now, so the first poll
     # (due at once) and any webhook subscription start with a working token.
     if not needs_refresh(instance):
         return
     # A refusal marks it invalid with the provider's reason; the client re-authenticates it.
     with contextlib.suppress(InstanceInvalid):
-        await refresh_instance_tokens(instance)
+        await refresh_instance_tokens(instance, element)
 
 
 def _merge_configuration(

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pollhub.clock import clock
 from pollhub.db.models import Instance
-from pollhub.elements import get_element
+from pollhub.elements import element_of
+from pollhub.elements.base import Element
 from pollhub.errors import BadRequest
 from pollhub.oauth.client import ClientApp, refresh_tokens
 
@@ -58,13 +59,14 @@ class TokenKeeper:
                 await session.commit()
 
 
-async def refresh_instance_tokens(instance: Instance) -> str:
-    """Get a new access token for ``instance`` now and store it on the (unsaved) row.
+async def refresh_instance_tokens(instance: Instance, element: Element | None = None) -> str:
+    """Get a new access token for ``instance`` now and store it on the (unsaved) row;
+    ``element`` is the instance's, for one not stored yet.
 
     The provider refusing the refresh token marks the instance invalid with the provider's
     reason and raises :class:`InstanceInvalid`; the caller serialises refreshes and commits.
     """
-    element = get_element(instance.element_key)
+    element = element or element_of(instance)
     refresh_token = instance.secrets.get("oauth.user.refresh_token")
     if element is None or not refresh_token:
         return _invalidate(instance, "no refresh token: re-authenticate the instance")

@@ -25,6 +25,7 @@ from pollhub.elements import microsoftgraph as graph
 from pollhub.elements.http import ProviderApi, ProviderError, ProviderNotFound
 from pollhub.errors import BadRequest
 from pollhub.oauth.tokens import InstanceInvalid, TokenKeeper
+from pollhub.outbound.clients import provider_client
 from pollhub.polling.fingerprints import Memory
 from pollhub.settings import get_settings
 
@@ -65,7 +66,7 @@ async def subscribe(session: AsyncSession, instance: Instance) -> None:
             "configuration 'oauth.scope' grants no resource Graph can notify about "
             f"(subscribable: {', '.join(graph.RESOURCES)})"
         )
-    async with httpx.AsyncClient(timeout=GRAPH_TIMEOUT) as http:
+    async with provider_client(timeout=GRAPH_TIMEOUT) as http:
         api = ProviderApi(http, str(instance.secrets.get("oauth.user.token", "")))
         for resource in wanted:
             try:
@@ -95,7 +96,7 @@ async def unsubscribe(session: AsyncSession, instance: Instance) -> None:
     )
     if not rows:
         return
-    async with httpx.AsyncClient(timeout=GRAPH_TIMEOUT) as http:
+    async with provider_client(timeout=GRAPH_TIMEOUT) as http:
         api = ProviderApi(http, str(instance.secrets.get("oauth.user.token", "")))
         for row in rows:
             try:
