@@ -20,6 +20,7 @@ from pollhub.elements.base import Element
 from pollhub.elements.custom import element_from_definition
 from pollhub.elements.definition import ElementDefinition
 from pollhub.errors import BadRequest, Conflict, NotFound
+from pollhub.outbound.policy import allow_private_addresses, check_outbound_url
 from pollhub.polling.config import PollerResource
 from pollhub.polling.plan import check_resource
 
@@ -63,6 +64,7 @@ async def register(
         raise Conflict(f"'{definition.key}' is a built-in element; choose another key")
     if await _custom(session, organization_id, definition.key) is not None:
         raise Conflict(f"an element with key '{definition.key}' already exists")
+    await _check_addresses(definition)
     now = clock.now()
     row = CustomElement(
         organization_id=organization_id,
@@ -87,6 +89,7 @@ async def replace(
     if definition.key != key:
         raise BadRequest(f"'key': the definition's key '{definition.key}' is not '{key}'")
     _data_only(definition)
+    await _check_addresses(definition)
     row.definition = _stored(definition)
     row.updated_at = clock.now()
     await session.flush()
@@ -166,6 +169,15 @@ def _check_default_polling(definition: ElementDefinition) -> None:
             raise BadRequest(problems) from exc
         except ValueError as exc:
             raise BadRequest(f"'{where}': {exc}") from exc
+
+
+async def _check_addresses(definition: ElementDefinition) -> None:
+    """Refuse provider URLs into pollhub's own network now, with a 400 naming the field;
+    every request (next links and token calls too) is checked again on the address it
+    connects to."""
+    allow = allow_private_addresses()
+    for field, url in definition.outbound_urls():
+        await check_outbound_url(url, key=field, allow_private=allow, where="definition")
 
 
 def _stored(definition: ElementDefinition) -> dict[str, object]:
