@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -37,6 +38,7 @@ PortOption = Annotated[int, typer.Option(help="port to listen on")]
 @app.command()
 def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
     """Apply migrations, then run the API and the worker in one process."""
+    _default_public_url(host, port)
     upgrade_to_head(get_settings().database_url)
     _run_api(host, port, factory="pollhub.app:create_app_with_worker")
 
@@ -44,6 +46,7 @@ def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
 @app.command()
 def api(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
     """Run the API alone (scale-out: many API processes share one database)."""
+    _default_public_url(host, port)
     _run_api(host, port)
 
 
@@ -101,9 +104,14 @@ def demo(
 
 @app.command()
 def migrate() -> None:
-    """Apply database migrations (``alembic upgrade head``)."""
-    upgrade_to_head(get_settings().database_url)
-    typer.echo("database is up to date")
+    """Apply database migrations (alembic upgrade head) and say which were applied."""
+    applied = upgrade_to_head(get_settings().database_url)
+    if not applied:
+        typer.echo("database was already up to date: no migration applied")
+        return
+    typer.echo(f"applied {len(applied)} migration{'' if len(applied) == 1 else 's'}:")
+    for migration in applied:
+        typer.echo(f"  {migration}")
 
 
 @app.command()
@@ -140,6 +148,22 @@ def create_user(
         return {"user": {"id": user.id, "email": user.name, "secret": user.secret}}
 
     typer.echo(json.dumps(_in_transaction(work)))
+
+
+def _default_public_url(host: str, port: int) -> None:
+    """Make ``POLLHUB_PUBLIC_URL`` default to where this process listens.
+
+    The sandbox's provider URLs and Graph's notification URL are built from it, so a
+    ``--port`` that left it at :8000 would send pollhub's own requests elsewhere.
+    """
+    if os.environ.get("POLLHUB_PUBLIC_URL"):
+        return
+    # A wildcard bind is reachable on loopback; an IPv6 literal needs brackets in a URL.
+    reachable = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, host)
+    if ":" in reachable and not reachable.startswith("["):
+        reachable = f"[{reachable}]"
+    os.environ["POLLHUB_PUBLIC_URL"] = f"http://{reachable}:{port}"
+    get_settings.cache_clear()
 
 
 def _run_api(host: str, port: int, factory: str = "pollhub.app:create_app") -> None:

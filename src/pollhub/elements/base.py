@@ -59,6 +59,8 @@ class Element:
     description: str = ""
     authorization_params: Mapping[str, str] = field(default_factory=dict)
     required_configuration: tuple[str, ...] = ()
+    # Keys this element reads beyond the common ones (so a near miss of them is noticed).
+    optional_configuration: tuple[str, ...] = ()
     resources: tuple[PollableResource, ...] = ()
     # Cloud Elements' numeric id of the same element, where known, so that
     # ``/elements/{keyOrId}/...`` calls written against it keep working.

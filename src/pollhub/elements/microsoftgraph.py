@@ -208,4 +208,5 @@ ELEMENT = Element(
     token_url="https://login.microsoftonline.com/common/oauth2/v2.0/token",
     default_scope="Calendars.Read offline_access",
     authorization_params={"response_mode": "query"},
+    optional_configuration=("event.objects",),
 )

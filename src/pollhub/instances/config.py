@@ -31,7 +31,7 @@ from pollhub.polling.plan import check_resource
 
 MASK = "********"
 # Keys the platform itself treats as secret (Cloud Elements masks the client id too); any
-# extra key that looks secret is kept secret too.
+# extra key that looks secret (a misspelt signature key too) is kept secret too.
 SECRET_KEYS = frozenset(
     {
         "oauth.api.key",
@@ -44,7 +44,7 @@ SECRET_KEYS = frozenset(
         "oauth.user.refresh_token",
     }
 )
-_SECRET_LOOKING = re.compile(r"secret|password|token", re.IGNORECASE)
+_SECRET_LOOKING = re.compile(r"secret|password|token|signature", re.IGNORECASE)
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _HTTP_URL: TypeAdapter[AnyHttpUrl] = TypeAdapter(AnyHttpUrl)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pollhub.db.models import Instance
@@ -38,6 +38,9 @@ KeyOrId = Annotated[
     str, Path(min_length=1, max_length=100, description="the element's key or numeric id")
 ]
 Tags = Annotated[list[str] | None, Query(alias="tags[]")]
+Drain = Annotated[
+    bool, Query(description="deliver the pending callbacks first, then delete (202)")
+]
 
 
 @router.post("", response_model=InstanceOut)
@@ -141,14 +144,26 @@ async def update_instance(
     return await _update(session, caller, instance_id, body)
 
 
-@router.delete("/{instance_id}", response_model=InstanceDeleted)
+@router.delete(
+    "/{instance_id}",
+    response_model=InstanceDeleted,
+    responses={202: {"model": InstanceDeleted, "description": "Deleted once drained"}},
+)
 async def delete_instance(
-    instance_id: InstanceId, session: SessionDep, caller: CallerDep
+    instance_id: InstanceId,
+    session: SessionDep,
+    caller: CallerDep,
+    response: Response,
+    drain: Drain = False,
 ) -> InstanceDeleted:
-    """Delete an instance: its polling stops and its provider subscriptions are removed."""
-    await service.delete_instance(session, caller, instance_id)
-    await session.commit()
-    return InstanceDeleted(id=instance_id, deleted=True)
+    """Delete an instance: its polling stops and its provider subscriptions are removed.
+
+    Callbacks not yet delivered are dropped, and ``droppedCallbacks`` says how many. With
+    ``drain=true`` and callbacks pending, the answer is 202: events stop now, the pending
+    callbacks are delivered (retries included), and the instance is deleted once none is
+    left; until then it is listed with ``draining: true`` and cannot be changed.
+    """
+    return await _delete(session, caller, instance_id, response, drain)
 
 
 @router.get("/{instance_id}/configuration", response_model=list[ConfigurationEntryOut])
@@ -256,14 +271,30 @@ async def update_element_instance(
 
 @element_router.delete("/{instance_id}", response_model=InstanceDeleted)
 async def delete_element_instance(
-    key_or_id: KeyOrId, instance_id: InstanceId, session: SessionDep, caller: CallerDep
+    key_or_id: KeyOrId,
+    instance_id: InstanceId,
+    session: SessionDep,
+    caller: CallerDep,
+    response: Response,
+    drain: Drain = False,
 ) -> InstanceDeleted:
     """``DELETE /instances/{id}`` for an instance of this element."""
     element = await service.element_for_path(session, caller, key_or_id)
     await service.get_instance(session, caller, instance_id, element=element)
-    await service.delete_instance(session, caller, instance_id)
+    return await _delete(session, caller, instance_id, response, drain)
+
+
+async def _delete(
+    session: AsyncSession, caller: Caller, instance_id: int, response: Response, drain: bool
+) -> InstanceDeleted:
+    deletion = await service.delete_instance(session, caller, instance_id, drain=drain)
     await session.commit()
-    return InstanceDeleted(id=instance_id, deleted=True)
+    if not deletion.deleted:
+        response.status_code = 202
+        return InstanceDeleted(
+            id=instance_id, deleted=False, draining=True, pendingCallbacks=deletion.undelivered
+        )
+    return InstanceDeleted(id=instance_id, deleted=True, droppedCallbacks=deletion.undelivered)
 
 
 async def _replace(
@@ -338,4 +369,6 @@ def _view(instance: Instance) -> InstanceOut:
             "initial" if instance.external_authentication == "initial" else "none"
         ),
         user=UserSummary(id=instance.user.id, emailAddress=instance.user.email),
+        warnings=service.configuration_warnings(instance),
+        draining=service.is_draining(instance),
     )

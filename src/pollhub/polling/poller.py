@@ -280,9 +280,10 @@ async def _close_succeeded(
             target.resource.url, poll.first_poll or started, read.cursor
         )
         state.last_success_at = started
-        result = "baseline" if baseline else f"ok: {len(events)} changes"
+        changes = f"{len(events)} change{'' if len(events) == 1 else 's'}"
+        result = "baseline" if baseline else f"ok: {changes}"
         if resynced:
-            result = f"resynced: {len(events)} changes"
+            result = f"resynced: {changes}"
         _record(state, started, result, None)
         state.consecutive_failures = 0
         schedule.release(state, next_poll_at=started + target.interval)
