@@ -110,11 +110,6 @@ async def remove(session: AsyncSession, organization_id: int, key: str) -> None:
     await session.flush()
 
 
-async def definition_of(session: AsyncSession, organization_id: int, key: str) -> CustomElement:
-    """The stored custom element ``key`` of the organization (:class:`NotFound` otherwise)."""
-    return await _own(session, organization_id, key)
-
-
 async def _own(session: AsyncSession, organization_id: int, key: str) -> CustomElement:
     if get_element(key) is not None:
         raise Conflict(f"'{key}' is a built-in element; it cannot be changed or deleted")

@@ -38,9 +38,7 @@ KeyOrId = Annotated[
     str, Path(min_length=1, max_length=100, description="the element's key or numeric id")
 ]
 Tags = Annotated[list[str] | None, Query(alias="tags[]")]
-Drain = Annotated[
-    bool, Query(description="deliver the pending callbacks first, then delete (202)")
-]
+Drain = Annotated[bool, Query(description="deliver the pending callbacks first, then delete (202)")]
 
 
 @router.post("", response_model=InstanceOut)

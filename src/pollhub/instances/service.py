@@ -350,11 +350,14 @@ def configuration_warnings(instance: Instance) -> list[str]:
 
 def shown_configuration(instance: Instance) -> dict[str, Any]:
     """The configuration as the API shows it: values as the client sent them (``"15"``,
-    ``"true"``) where it sent them, every secret as ``********``."""
+    ``"true"``) where it sent them, every secret as ``********`` — also a key its custom
+    element has declared secret since the value was stored."""
+    element = _element_of(instance)
     shown = dict(instance.configuration)
     for key, value in (instance.configuration_sent or {}).items():
         if key in shown and _is_scalar(value) and _is_scalar(shown[key]):
             shown[key] = value
+    shown.update({key: MASK for key in shown if is_secret_key(key, element)})
     shown.update({key: MASK for key in instance.secrets})
     return shown
 
