@@ -422,18 +422,25 @@ async def test_a_disabled_instance_is_not_polled_and_its_notifications_wait_unti
         client, tenant, onedrive(**{"event.notification.callback.url": callbacks.url})
     )
     url = f"{API}/instances/{instance['id']}/enabled"
+    hub = f"{API}/hubs/documents/events"
     waiting = await enqueue(session, instance["id"], count=2)
 
     disabled = await client.delete(url, headers=tenant.headers)
+    hub_while_disabled = await client.get(hub, headers=with_token(tenant, instance["token"]))
     async with Dispatcher(sessionmaker, worker_id="w", timeout_seconds=2) as dispatcher:
         assert await dispatcher.deliver_due() == 0
         assert await run_polls(sessionmaker) == []
         enabled = await client.put(url, headers=tenant.headers)
         for _ in range(3):
             await dispatcher.deliver_due()
+    hub_when_enabled = await client.get(hub, headers=with_token(tenant, instance["token"]))
 
     assert disabled.status_code == 200 and disabled.json()["disabled"] is True
+    # churros: hub calls of a disabled instance are a 403.
+    assert hub_while_disabled.status_code == 403
+    assert set(hub_while_disabled.json()) >= {"requestId", "message"}
     assert enabled.json()["disabled"] is False
+    assert hub_when_enabled.status_code == 200, hub_when_enabled.text
     assert callbacks.ids() == waiting, "nothing dropped, delivered in order once enabled"
     assert await run_polls(sessionmaker) == ["baseline"]
 

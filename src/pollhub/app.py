@@ -25,6 +25,7 @@ from pollhub.db.engine import create_engine, create_sessionmaker
 from pollhub.delivery.endpoints import deliveries_router, organization_router
 from pollhub.delivery.endpoints import router as delivery_router
 from pollhub.errors import PollhubError
+from pollhub.hubs.endpoints import router as hubs_router
 from pollhub.instances.endpoints import element_router as element_instances_router
 from pollhub.instances.endpoints import router as instances_router
 from pollhub.metrics import exposition
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.include_router(delivery_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(polling_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(webhooks_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(hubs_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.add_api_route("/metrics", metrics, methods=["GET"], tags=["operations"])
     app.add_api_route("/health", health, methods=["GET"], tags=["operations"])
     mount_console(app)  # the web console at "/", after the API so it never shadows it

@@ -292,6 +292,10 @@ class ElementDefinition(BaseModel):
                 urls.append((f"resources.{name}.path", resource.path))
         return [(field, url) for field, url in urls if not CONFIGURATION_PLACEHOLDER.search(url)]
 
+    def configuration_key(self, key: str) -> ConfigurationKey | None:
+        """The declaration of one configuration key, if this element declares it."""
+        return next((entry for entry in self.configuration if entry.key == key), None)
+
     def secret_keys(self) -> frozenset[str]:
         """Configuration keys whose values are secrets."""
         return frozenset(entry.key for entry in self.configuration if entry.secret)

@@ -40,7 +40,7 @@ from pollhub.oauth.tokens import InstanceInvalid, TokenKeeper, fresh_token
 from pollhub.polling import metrics, schedule
 from pollhub.polling.changes import Seen, classify_change, object_dates, object_id
 from pollhub.polling.config import PollerResource, refresh_seconds
-from pollhub.polling.fetch import PollInput, read_resource
+from pollhub.polling.fetch import PollInput, dates_configuration, read_resource
 from pollhub.polling.fingerprints import Memory
 from pollhub.polling.plan import skipped_parents
 
@@ -309,14 +309,15 @@ async def _detect(
     since: datetime | None,
 ) -> list[ChangeEvent]:
     ids = [object_id(change, target.resource.idField) for change in read.changes]
-    memory = await Memory.load(
-        session, target.instance_id, target.name, ids, everything=read.complete and not baseline
-    )
+    listed = read.present if read.present is not None else (set(ids) if read.complete else None)
+    sweep = listed is not None and not baseline
+    memory = await Memory.load(session, target.instance_id, target.name, ids, everything=sweep)
     tolerance = target.resource.createdCheckTolerance
+    dates_config = dates_configuration(target.element, target.resource)
     events: list[ChangeEvent] = []
     for change, identifier in zip(read.changes, ids, strict=True):
         previous = memory.get(identifier)
-        dates = object_dates(change.raw, target.resource.datesConfiguration)
+        dates = object_dates(change.raw, dates_config)
         verdict = classify_change(
             change,
             Seen(previous.fingerprint, previous.deleted) if previous else None,
@@ -332,10 +333,10 @@ async def _detect(
             events.append(
                 ChangeEvent(verdict.event_type, identifier, object_type, date, change.raw)
             )
-    if read.complete and not baseline:
-        # A full enumeration after a lost cursor: what we knew of and no longer exists was
-        # deleted while we could not see it.
-        for missing in sorted(memory.live_ids() - set(ids)):
+    if sweep and listed is not None:
+        # A full enumeration (after a lost cursor, or a list resource): what we knew of and
+        # no longer exists was deleted while we could not see it.
+        for missing in sorted(memory.live_ids() - set(listed) - set(ids)):
             memory.remember(session, missing, "deleted", True)
             raw = {"id": missing, "deleted": True}
             events.append(ChangeEvent("DELETED", missing, target.name, clock.now(), raw))
