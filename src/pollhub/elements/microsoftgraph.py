@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pollhub.elements.base import Element
+from pollhub.elements.base import Element, RateLimits
 from pollhub.elements.http import ProviderApi, ProviderError, ProviderNotFound
 from pollhub.elements.reading import ProviderChange
 from pollhub.elements.urls import provider_url
@@ -209,4 +209,7 @@ ELEMENT = Element(
     default_scope="Calendars.Read offline_access",
     authorization_params={"response_mode": "query"},
     optional_configuration=("event.objects",),
+    # 130,000 requests per 10 s per app across all tenants; Outlook resources 10,000 per
+    # 10 minutes per app per user (learn.microsoft.com/graph/throttling-limits).
+    rate_limits=RateLimits(app="130000/10", user="10000/600"),
 )

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -101,14 +102,25 @@ def needs_refresh(instance: Instance) -> bool:
     return _expiring(instance)
 
 
-def fresh_token(instance: Instance) -> str | None:
-    """The instance's access token if it is good for a while yet, without any lock: the
-    common case, which needs no refresh and so no serialisation."""
+class HoldsTokens(Protocol):
+    """An instance as stored, or as a worker keeps it in memory."""
+
+    @property
+    def secrets(self) -> dict[str, Any]: ...
+    @property
+    def valid(self) -> bool: ...
+    @property
+    def access_token_expires_at(self) -> datetime | None: ...
+
+
+def fresh_token(instance: HoldsTokens) -> str | None:
+    """The instance's access token if it is good for a while yet, without any lock or
+    database read: the common case, which needs no refresh and so no serialisation."""
     token = instance.secrets.get("oauth.user.token")
     return str(token) if token and instance.valid and not _expiring(instance) else None
 
 
-def _expiring(instance: Instance) -> bool:
+def _expiring(instance: HoldsTokens) -> bool:
     expires_at = instance.access_token_expires_at
     return expires_at is not None and expires_at - REFRESH_MARGIN <= clock.now()
 
