@@ -211,6 +211,7 @@ def _graph_time(moment: datetime) -> str:
 
 ELEMENT = Element(
     key="microsoftgraph",
+    id=5836,  # Cloud Elements' element id (reference sections 6.1-6.3)
     name="Microsoft Graph",
     hub="general",
     event_mechanism="webhook",
