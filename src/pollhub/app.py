@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from pollhub import __version__
+from pollhub.api_docs import mount_api_docs
 from pollhub.catalog.endpoints import router as catalog_router
 from pollhub.console import mount_console
 from pollhub.db.engine import create_engine, create_sessionmaker
@@ -98,7 +99,10 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         version=__version__,
         description="Events for SaaS connectors: polling and webhooks, delivered signed.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package by mount_api_docs, not from a CDN
+        redoc_url=None,
     )
+    mount_api_docs(app)
     app.state.auth_throttle = FailedAuthThrottle(
         per_credential=settings.auth_failures_per_minute,
         per_address=settings.auth_failures_per_address_per_minute,

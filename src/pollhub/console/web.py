@@ -22,6 +22,7 @@ from starlette.responses import Response
 
 from pollhub.deps import SessionDep
 from pollhub.errors import PollhubError
+from pollhub.settings import get_settings
 from pollhub.tenancy.console_sessions import session_user
 from pollhub.tenancy.service import Caller
 
@@ -134,6 +135,7 @@ def render(
         "signed_in": session.signed_in,
         "identity": getattr(request.state, "console_identity", None),
         "flashes": session.take_flashes(),
+        "sandbox": get_settings().sandbox,
         **(context or {}),
     }
     return templates.TemplateResponse(request, template, page, status_code=status)
