@@ -21,6 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from pollhub.api_docs import mount_api_docs
 from pollhub.sandbox.api import (
     control,
     docushare,
@@ -36,11 +37,37 @@ from pollhub.sandbox.tokens import DEFAULT_ACCESS_TOKEN_LIFETIME
 
 __all__ = ["SandboxState", "create_sandbox_app"]
 
+CONTROL_API_GUIDE = """Simulated OneDrive, Google Suite, DocuShare Flex and Microsoft Graph.
+
+Change their data with the control API and pollhub reports the changes:
+`POST /sandbox/control/{elementKey}/{collection}` creates an object (body: its fields),
+`PATCH …/{id}` changes it, `DELETE …/{id}` deletes it, `GET` lists them.
+
+| elementKey | collection | fields |
+|---|---|---|
+| onedrivev2 | files | name, size, mimeType, parentId, folder |
+| googlesuite | calendar-events | summary, description, location, start, end, status, calendarId |
+| googlesuite | contact-groups | name, memberCount |
+| googlesuite | messages | subject, from, to, body, labelIds, threadId; to update: addLabelIds |
+| docushareflex | documents | title, owner, domain |
+| microsoftgraph | events | subject, body, location, start, end |
+
+Faults (`/control/faults`), stale sync tokens, revoked tokens and Graph lifecycle
+notifications are below; the provider endpoints themselves follow each provider's own API.
+"""
+
 
 def create_sandbox_app(*, access_token_lifetime: int = DEFAULT_ACCESS_TOKEN_LIFETIME) -> FastAPI:
     """A fresh sandbox with empty providers; ``access_token_lifetime`` is the
     ``expires_in`` (seconds) of every access token it issues."""
-    app = FastAPI(title="pollhub sandbox providers", version="1")
+    app = FastAPI(
+        title="pollhub sandbox providers",
+        version="1",
+        description=CONTROL_API_GUIDE,
+        docs_url=None,  # Swagger UI from the package (offline), as pollhub's own /docs
+        redoc_url=None,
+    )
+    mount_api_docs(app)
     app.state.sandbox = SandboxState(access_token_lifetime=access_token_lifetime)
     app.add_exception_handler(ProviderError, _provider_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
