@@ -48,8 +48,9 @@ Change their data with the control API and pollhub reports the changes:
 | onedrivev2 | files | name, size, mimeType, parentId, folder |
 | googlesuite | calendar-events | summary, description, location, start, end, status, calendarId |
 | googlesuite | contact-groups | name, memberCount |
+| googlesuite | contacts | name, email |
 | googlesuite | messages | subject, from, to, body, labelIds, threadId; to update: addLabelIds |
-| docushareflex | documents | title, owner, domain |
+| docushareflex | documents | title, owner, domain (any host: a site of its own; default demo.docushareflex.com) |
 | microsoftgraph | events | subject, body, location, start, end |
 
 Faults (`/control/faults`), stale sync tokens, revoked tokens and Graph lifecycle
