@@ -51,7 +51,7 @@ Change their data with the control API and pollhub reports the changes:
 | googlesuite | contact-groups | name, memberCount |
 | googlesuite | contacts | name, email |
 | googlesuite | messages | subject, from, to, body, labelIds, threadId; to update: addLabelIds |
-| docushareflex | documents | title, owner, domain (any host: a site of its own; default demo.docushareflex.com) |
+| docushareflex | documents | title, owner, domain (any host is a site of its own) |
 | microsoftgraph | events | subject, body, location, start, end |
 
 Faults (`/control/faults`), stale sync tokens, revoked tokens and Graph lifecycle
