@@ -1,4 +1,4 @@
-"""Errors in each provider's own body shape, and which provider a path belongs to.
+"""Errors in each provider's own body shape.
 
 Every simulated endpoint fails by raising :class:`ProviderError`; the app turns it into
 the response the real provider would send (see ``reference/providers.md``).
@@ -35,17 +35,6 @@ GMAIL_HOST = "gmail.googleapis.com"
 PEOPLE_HOST = "people.googleapis.com"
 CONTROL_SEGMENT = "control"
 
-_HOST_PROVIDERS: dict[str, Provider] = {
-    GRAPH_HOST: "graph",
-    MICROSOFT_LOGIN_HOST: "microsoft-login",
-    GOOGLE_ACCOUNTS_HOST: "google-oauth",
-    GOOGLE_TOKEN_HOST: "google-oauth",
-    CALENDAR_HOST: "google",
-    GMAIL_HOST: "google",
-    PEOPLE_HOST: "google",
-}
-RESERVED_HOSTS = frozenset({*_HOST_PROVIDERS, CONTROL_SEGMENT})
-
 JSON = dict[str, Any]
 
 
@@ -68,20 +57,6 @@ def route_path(request: Request) -> str:
     path: str = request.scope["path"]
     root: str = request.scope.get("root_path", "")
     return path[len(root) :] if root and path.startswith(root) else path
-
-
-def provider_for_host(host: str) -> Provider | None:
-    """Which simulated provider serves this host (None for the control API)."""
-    host = host.lower()
-    if host == CONTROL_SEGMENT:
-        return None
-    # Every host that is not a known provider is taken for a DocuShare Flex site.
-    return _HOST_PROVIDERS.get(host, "docushare")
-
-
-def provider_for_request(request: Request) -> Provider | None:
-    """Which simulated provider this request is addressed to."""
-    return provider_for_host(route_path(request).lstrip("/").split("/", 1)[0])
 
 
 def graph_error(

@@ -26,6 +26,7 @@ from pollhub.sandbox.deps import (
     provider_base,
 )
 from pollhub.sandbox.errors import GRAPH_HOST, ProviderError, bad_request, graph_error, route_path
+from pollhub.sandbox.simulators import Simulator
 from pollhub.sandbox.state import SandboxState
 from pollhub.sandbox.tokens import AccessGrant
 
@@ -317,3 +318,9 @@ async def _json_body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise graph_error(400, "BadRequest", "The request payload must be a JSON object.")
     return body
+
+
+# OneDrive (drive delta) and Microsoft Graph (subscriptions) are both Graph.
+SIMULATORS = (
+    Simulator("graph", (GRAPH_HOST,), (router,), elements=("onedrivev2", "microsoftgraph")),
+)
