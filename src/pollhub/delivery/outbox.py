@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pollhub.clock import clock
+from pollhub.db.configuration import StoredConfiguration
 from pollhub.db.models import Instance, Notification
 from pollhub.delivery.envelope import (
     EnvelopeEvent,
@@ -26,7 +27,6 @@ from pollhub.delivery.envelope import (
     new_event_id,
 )
 
-CALLBACK_URL_KEY = "event.notification.callback.url"
 # The original's page sizes (reference section 1.3): 10 events per polling notification,
 # 20 per webhook notification, the full vendor body repeated in each webhook notification.
 POLLING_BATCH = 10
@@ -99,7 +99,7 @@ async def enqueue_webhook_events(
 
 
 def _wants_events(instance: Instance) -> bool:
-    return bool(instance.events_enabled and instance.configuration.get(CALLBACK_URL_KEY))
+    return bool(instance.events_enabled and StoredConfiguration.of(instance).callback_url)
 
 
 def _batches(events: Sequence[ChangeEvent], size: int) -> list[Sequence[ChangeEvent]]:
@@ -147,7 +147,7 @@ def _add(
         event_id=event_id,
         instance_id=instance.id,
         organization_id=instance.organization_id,
-        callback_url=str(instance.configuration[CALLBACK_URL_KEY]),
+        callback_url=str(StoredConfiguration.of(instance).callback_url),
         body=body,
         object_type=_distinct(event.object_type for event in batch)[:200],
         event_types=_distinct(event.event_type for event in batch)[:100],

@@ -27,10 +27,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pollhub.db.configuration import StoredConfiguration
 from pollhub.db.models import Instance, Notification
 from pollhub.db.types import UTCDateTime
-from pollhub.delivery.outbox import CALLBACK_URL_KEY
-from pollhub.delivery.signing import SIGNATURE_KEY
 
 PENDING, RETRYING, DELIVERED, FAILED = "pending", "retrying", "delivered", "failed"
 ACTIVE = (PENDING, RETRYING)
@@ -202,7 +201,5 @@ async def _instance_settings(
             Instance.id.in_(instance_ids)
         )
     )
-    return {
-        row.id: (row.configuration.get(CALLBACK_URL_KEY), (row.secrets or {}).get(SIGNATURE_KEY))
-        for row in rows
-    }
+    views = {row.id: StoredConfiguration.read(row.configuration, row.secrets or {}) for row in rows}
+    return {key: (view.callback_url, view.signature_key) for key, view in views.items()}

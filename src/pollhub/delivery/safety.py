@@ -26,10 +26,10 @@ from urllib.parse import urlsplit
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
+from pollhub.db.configuration import CALLBACK_URL
 from pollhub.errors import BadRequest
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-CALLBACK_URL_KEY = "event.notification.callback.url"
 _RESOLVE_TIMEOUT_SECONDS = 3.0
 # Cloud metadata and host-agent addresses; several are public-looking, so named one by one.
 METADATA_ADDRESSES = frozenset(
@@ -102,7 +102,7 @@ async def check_callback_url(url: str | None, *, allow_private: bool) -> None:
         if reason:
             resolved = "" if str(candidate) == host else f" resolves to {candidate}, which"
             raise BadRequest(
-                f"configuration '{CALLBACK_URL_KEY}': host {host}{resolved} is {reason}; "
+                f"configuration '{CALLBACK_URL}': host {host}{resolved} is {reason}; "
                 "callbacks to loopback, private, link-local or metadata addresses are "
                 "refused (set POLLHUB_ALLOW_PRIVATE_CALLBACKS=true to allow them)"
             )

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from pollhub.elements.reading import ChangeReader
 from pollhub.elements.urls import provider_url
+from pollhub.elements.webhooks import WebhookCapability
 
 EventMechanism = Literal["polling", "webhook"]
 
@@ -55,6 +56,17 @@ class Element:
     authorization_params: Mapping[str, str] = field(default_factory=dict)
     required_configuration: tuple[str, ...] = ()
     resources: tuple[PollableResource, ...] = ()
+    # Set for elements whose provider pushes changes (the webhook mechanism).
+    webhooks: WebhookCapability | None = None
+
+    def __post_init__(self) -> None:
+        if (self.event_mechanism == "webhook") != (self.webhooks is not None):
+            raise ValueError(f"element {self.key}: webhook events need a webhook capability")
+
+    @property
+    def polls(self) -> bool:
+        """Whether pollhub polls this provider (else the provider pushes webhooks)."""
+        return self.webhooks is None
 
     def resolve(self, template: str, configuration: Mapping[str, Any]) -> str:
         """Fill ``{config.key}`` placeholders (e.g. ``{docushare.domain}``) and apply

@@ -15,6 +15,7 @@ from pydantic import (
     field_validator,
 )
 
+from pollhub.db import configuration as keys
 from pollhub.elements.base import Element
 from pollhub.errors import BadRequest
 from pollhub.polling.config import PollerResource, decode_json_string, refresh_seconds
@@ -23,10 +24,10 @@ MASK = "********"
 # Keys the platform itself treats as secret; any extra key that looks secret is kept secret too.
 SECRET_KEYS = frozenset(
     {
-        "oauth.api.secret",
-        "event.notification.signature.key",
-        "oauth.user.token",
-        "oauth.user.refresh_token",
+        keys.OAUTH_API_SECRET,
+        keys.SIGNATURE_KEY,
+        keys.ACCESS_TOKEN,
+        keys.REFRESH_TOKEN,
     }
 )
 _SECRET_LOOKING = re.compile(r"secret|password|token", re.IGNORECASE)
@@ -39,23 +40,23 @@ class InstanceConfiguration(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=False)
 
-    oauth_api_key: str | None = Field(default=None, alias="oauth.api.key")
-    oauth_api_secret: str | None = Field(default=None, alias="oauth.api.secret")
-    oauth_callback_url: str | None = Field(default=None, alias="oauth.callback.url")
-    oauth_scope: str | None = Field(default=None, alias="oauth.scope")
-    events_enabled: bool = Field(default=False, alias="event.notification.enabled")
-    callback_url: str | None = Field(default=None, alias="event.notification.callback.url")
-    signature_key: str | None = Field(default=None, alias="event.notification.signature.key")
-    vendor_type: Literal["polling", "webhook"] | None = Field(
-        default=None, alias="event.vendor.type"
+    oauth_api_key: str | None = Field(default=None, alias=keys.OAUTH_API_KEY)
+    oauth_api_secret: str | None = Field(default=None, alias=keys.OAUTH_API_SECRET)
+    oauth_callback_url: str | None = Field(default=None, alias=keys.OAUTH_CALLBACK_URL)
+    oauth_scope: str | None = Field(default=None, alias=keys.OAUTH_SCOPE)
+    events_enabled: bool = Field(default=False, alias=keys.EVENTS_ENABLED)
+    callback_url: str | None = Field(default=None, alias=keys.CALLBACK_URL)
+    signature_key: str | None = Field(default=None, alias=keys.SIGNATURE_KEY)
+    vendor_type: Literal["polling", "webhook"] | None = Field(default=None, alias=keys.VENDOR_TYPE)
+    refresh_interval: float = Field(
+        default=keys.DEFAULT_REFRESH_MINUTES, gt=0, alias=keys.REFRESH_INTERVAL
     )
-    refresh_interval: float = Field(default=15, gt=0, alias="event.poller.refresh_interval")
     poller_configuration: dict[str, PollerResource] | None = Field(
-        default=None, alias="event.poller.configuration"
+        default=None, alias=keys.POLLER_CONFIGURATION
     )
     docushare_domain: str | None = Field(default=None, alias="docushare.domain")
     # Webhook elements: fetch each changed object so ``raw`` carries it, as polling does.
-    fetch_objects: bool = Field(default=False, alias="event.notification.fetch.objects")
+    fetch_objects: bool = Field(default=False, alias=keys.FETCH_OBJECTS)
 
     @field_validator("vendor_type", mode="before")
     @classmethod
@@ -137,7 +138,7 @@ def _check_against_element(element: Element, config: InstanceConfiguration) -> N
         if not (config.model_dump(by_alias=True).get(key) or config.extras().get(key)):
             raise BadRequest(f"configuration '{key}' is required for {element.key}")
     if config.poller_configuration is not None:
-        if element.event_mechanism != "polling":
+        if not element.polls:
             raise BadRequest(
                 f"configuration 'event.poller.configuration': {element.key} receives "
                 "webhooks and does not poll"

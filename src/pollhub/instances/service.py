@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from pollhub.clock import clock
+from pollhub.db import configuration as keys
 from pollhub.db.models import Instance
 from pollhub.delivery.safety import check_callback_url
 from pollhub.elements import catalog, get_element
@@ -28,6 +29,7 @@ from pollhub.instances.config import (
 )
 from pollhub.instances.schemas import InstanceCreate, InstanceUpdate, ProviderData
 from pollhub.oauth.client import ClientApp, TokenSet, exchange_code
+from pollhub.oauth.tokens import store_tokens
 from pollhub.polling.schedule import forget_poll_states, sync_poll_states
 from pollhub.settings import get_settings
 from pollhub.tenancy.secrets import hash_secret, new_secret
@@ -60,7 +62,7 @@ async def create_instance(session: AsyncSession, caller: Caller, body: InstanceC
         updated_at=now,
     )
     _apply_configuration(instance, element, config, previous_secrets={})
-    _apply_tokens(instance, tokens)
+    store_tokens(instance, tokens)
     session.add(instance)
     await session.flush()
     await _start_or_stop_events(session, instance, element, config)
@@ -120,7 +122,7 @@ async def update_instance(
         await _check_callback_url(config)
         if _has_code(body.providerData):
             tokens = await _authorize(element, config, body.providerData)
-            _apply_tokens(instance, tokens)
+            store_tokens(instance, tokens)
             instance.valid, instance.invalid_reason = True, None
         _apply_configuration(instance, element, config, previous_secrets=instance.secrets)
         await _start_or_stop_events(session, instance, element, config)
@@ -176,8 +178,8 @@ async def _authorize(
     missing = [
         key
         for key, value in (
-            ("oauth.api.key", config.oauth_api_key),
-            ("oauth.api.secret", config.oauth_api_secret),
+            (keys.OAUTH_API_KEY, config.oauth_api_key),
+            (keys.OAUTH_API_SECRET, config.oauth_api_secret),
         )
         if not value
     ]
@@ -194,7 +196,7 @@ async def _authorize(
 
 def _merge_configuration(instance: Instance, changes: dict[str, Any]) -> dict[str, Any]:
     merged = {**instance.configuration, **instance.secrets}
-    for key in ("oauth.user.token", "oauth.user.refresh_token"):
+    for key in keys.USER_TOKENS:
         merged.pop(key, None)
     for key, value in changes.items():
         if value is None:
@@ -215,15 +217,15 @@ def _apply_configuration(
     values = config.model_dump(
         by_alias=True, exclude_unset=True, exclude_none=True, exclude={"poller_configuration"}
     )
-    values["event.notification.enabled"] = config.events_enabled
-    values["event.vendor.type"] = effective_vendor_type(element, config)
-    if element.event_mechanism == "polling":
-        values["event.poller.refresh_interval"] = config.refresh_interval
-        values["event.poller.configuration"] = {
+    values[keys.EVENTS_ENABLED] = config.events_enabled
+    values[keys.VENDOR_TYPE] = effective_vendor_type(element, config)
+    if element.polls:
+        values[keys.REFRESH_INTERVAL] = config.refresh_interval
+        values[keys.POLLER_CONFIGURATION] = {
             name: resource.model_dump(exclude_none=True)
             for name, resource in effective_poller_configuration(element, config).items()
         }
-    secrets = {k: v for k, v in previous_secrets.items() if k.startswith("oauth.user.")}
+    secrets = {k: v for k, v in previous_secrets.items() if k in keys.USER_TOKENS}
     plain: dict[str, Any] = {}
     for key, value in values.items():
         (secrets if is_secret_key(key) else plain)[key] = value
@@ -237,22 +239,13 @@ async def _start_or_stop_events(
 ) -> None:
     """Start, re-plan or stop the instance's polls (workers see it at their next tick), or
     create or delete its provider webhook subscriptions."""
-    if element.event_mechanism == "polling" and config.events_enabled:
+    if element.polls and config.events_enabled:
         resources = effective_poller_configuration(element, config)
         await sync_poll_states(session, instance, resources, config.refresh_interval_seconds())
         return
     await forget_poll_states(session, instance.id)
     subscribed = await webhooks.has_subscriptions(session, instance.id)
-    if element.event_mechanism == "webhook" and config.events_enabled and not subscribed:
-        await webhooks.subscribe(session, instance)
+    if not element.polls and config.events_enabled and not subscribed:
+        await webhooks.subscribe(session, instance, element)
     elif not config.events_enabled and subscribed:
         await webhooks.unsubscribe(session, instance)
-
-
-def _apply_tokens(instance: Instance, tokens: TokenSet) -> None:
-    secrets = dict(instance.secrets)
-    secrets["oauth.user.token"] = tokens.access_token
-    if tokens.refresh_token:
-        secrets["oauth.user.refresh_token"] = tokens.refresh_token
-    instance.secrets = secrets
-    instance.access_token_expires_at = tokens.expires_at

@@ -18,10 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pollhub.clock import clock
+from pollhub.db.configuration import ACCESS_TOKEN, REFRESH_TOKEN, StoredConfiguration
 from pollhub.db.models import Instance
 from pollhub.elements import get_element
 from pollhub.errors import BadRequest
-from pollhub.oauth.client import ClientApp, refresh_tokens
+from pollhub.oauth.client import ClientApp, TokenSet, refresh_tokens
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +49,9 @@ class TokenKeeper:
             )
             if instance is None or not instance.valid:
                 raise InstanceInvalid(instance.invalid_reason if instance else "deleted")
-            current = instance.secrets.get("oauth.user.token", "")
+            current = StoredConfiguration.of(instance).access_token or ""
             if current != stale and not _expiring(instance):
-                return str(current)
+                return current
             try:
                 return await self._refresh(session, instance)
             finally:
@@ -59,26 +60,20 @@ class TokenKeeper:
 
     async def _refresh(self, session: AsyncSession, instance: Instance) -> str:
         element = get_element(instance.element_key)
-        refresh_token = instance.secrets.get("oauth.user.refresh_token")
-        if element is None or not refresh_token:
+        config = StoredConfiguration.of(instance)
+        if element is None or not config.refresh_token:
             return _invalidate(instance, "no refresh token: re-authenticate the instance")
-        settings = {**instance.configuration, **instance.secrets}
         app = ClientApp(
-            client_id=str(settings.get("oauth.api.key", "")),
-            client_secret=str(settings.get("oauth.api.secret", "")),
-            redirect_uri=settings.get("oauth.callback.url"),
-            scope=str(settings.get("oauth.scope") or element.default_scope),
+            client_id=config.oauth_api_key,
+            client_secret=config.oauth_api_secret,
+            redirect_uri=config.oauth_callback_url,
+            scope=config.oauth_scope or element.default_scope,
         )
         try:
-            tokens = await refresh_tokens(element, settings, app, str(refresh_token))
+            tokens = await refresh_tokens(element, config.values, app, config.refresh_token)
         except BadRequest as exc:
             return _invalidate(instance, exc.message)
-        secrets = dict(instance.secrets)
-        secrets["oauth.user.token"] = tokens.access_token
-        if tokens.refresh_token:
-            secrets["oauth.user.refresh_token"] = tokens.refresh_token
-        instance.secrets = secrets
-        instance.access_token_expires_at = tokens.expires_at
+        store_tokens(instance, tokens)
         instance.updated_at = clock.now()
         log.info("refreshed access token", extra={"instance": instance.id})
         return tokens.access_token
@@ -87,8 +82,18 @@ class TokenKeeper:
 def fresh_token(instance: Instance) -> str | None:
     """The instance's access token if it is good for a while yet, without any lock: the
     common case, which needs no refresh and so no serialisation."""
-    token = instance.secrets.get("oauth.user.token")
-    return str(token) if token and instance.valid and not _expiring(instance) else None
+    token = StoredConfiguration.of(instance).access_token
+    return token if token and instance.valid and not _expiring(instance) else None
+
+
+def store_tokens(instance: Instance, tokens: TokenSet) -> None:
+    """Keep a provider's new tokens (encrypted, with the other secrets)."""
+    secrets = dict(instance.secrets)
+    secrets[ACCESS_TOKEN] = tokens.access_token
+    if tokens.refresh_token:
+        secrets[REFRESH_TOKEN] = tokens.refresh_token
+    instance.secrets = secrets
+    instance.access_token_expires_at = tokens.expires_at
 
 
 def _expiring(instance: Instance) -> bool:

@@ -23,7 +23,9 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from pollhub.changes.memory import Memory
 from pollhub.clock import clock
+from pollhub.db.configuration import StoredConfiguration
 from pollhub.db.models import Instance, PollState
 from pollhub.delivery.outbox import ChangeEvent, enqueue_polled_changes
 from pollhub.elements import get_element
@@ -37,10 +39,9 @@ from pollhub.elements.http import (
 from pollhub.elements.reading import CursorExpired, ReadRequest, ReadResult
 from pollhub.oauth.tokens import InstanceInvalid, TokenKeeper, fresh_token
 from pollhub.polling import metrics, schedule
-from pollhub.polling.changes import Seen, classify_change, object_dates, object_id
+from pollhub.polling.changes import classify_change, object_dates, object_id
 from pollhub.polling.config import PollerResource, refresh_seconds
 from pollhub.polling.dates import render_url
-from pollhub.polling.fingerprints import Memory
 
 log = logging.getLogger(__name__)
 
@@ -139,20 +140,20 @@ def _target(claim: schedule.Claim) -> Target | None:
     if not instance.events_enabled or not instance.valid:
         return None
     element = get_element(instance.element_key)
-    entry = instance.configuration.get("event.poller.configuration", {}).get(claim.resource)
+    config = StoredConfiguration.of(instance)
+    entry = config.poller_configuration.get(claim.resource)
     if element is None or entry is None:
         return None
     resource = PollerResource.model_validate(entry)
     if resource.path() not in element.pollable_paths():
         return None
-    minutes = float(instance.configuration.get("event.poller.refresh_interval", 15))
     return Target(
         instance_id=instance.id,
         element=element,
         name=claim.resource,
         resource=resource,
-        interval=timedelta(seconds=refresh_seconds(minutes)),
-        configuration=dict(instance.configuration),
+        interval=timedelta(seconds=refresh_seconds(config.refresh_minutes)),
+        configuration=dict(config.values),
         access_token=fresh_token(instance),
     )
 
@@ -248,11 +249,10 @@ async def _detect(
     tolerance = target.resource.createdCheckTolerance
     events: list[ChangeEvent] = []
     for change, identifier in zip(read.changes, ids, strict=True):
-        previous = memory.get(identifier)
         dates = object_dates(change.raw, target.resource.datesConfiguration)
         verdict = classify_change(
             change,
-            Seen(previous.fingerprint, previous.deleted) if previous else None,
+            memory.seen(identifier),
             dates,
             baseline=baseline,
             since=since,
@@ -267,8 +267,7 @@ async def _detect(
     if read.complete and not baseline:
         # A full enumeration after a lost cursor: what we knew of and no longer exists was
         # deleted while we could not see it.
-        for missing in sorted(memory.live_ids() - set(ids)):
-            memory.remember(session, missing, "deleted", True)
+        for missing in memory.forget_missing(session, ids):
             raw = {"id": missing, "deleted": True}
             events.append(ChangeEvent("DELETED", missing, target.name, clock.now(), raw))
     return events
