@@ -157,7 +157,11 @@ async def _invalid_request(request: Request, exc: RequestValidationError) -> JSO
     for error in exc.errors():
         if error.get("type") == "json_invalid":
             return _error(request, 400, "Request body is not valid JSON")
-        location = ".".join(str(p) for p in error["loc"] if p not in ("body", "query", "path"))
+        # Only the leading part says where (body, query, path): a field may be named "path".
+        where = list(error["loc"])
+        if where and where[0] in ("body", "query", "path", "header"):
+            where = where[1:]
+        location = ".".join(str(part) for part in where)
         problems.append(f"'{location}': {error['msg']}" if location else str(error["msg"]))
     return _error(request, 400, "; ".join(problems) or "Invalid request")
 

@@ -1,36 +1,74 @@
-"""HTTP routes of the element catalog."""
+"""HTTP routes of the element catalog and of an organization's custom elements."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from pollhub.catalog.schemas import ElementOut, OAuthUrlOut
-from pollhub.deps import CallerDep
-from pollhub.elements import catalog, get_element
+from pollhub.catalog import service
+from pollhub.catalog.schemas import ElementDeleted, ElementOut, OAuthUrlOut
+from pollhub.deps import CallerDep, SessionDep
+from pollhub.elements import custom_element, get_element
 from pollhub.elements.base import Element
-from pollhub.errors import BadRequest, NotFound
+from pollhub.elements.definition import ElementDefinition, definition_json_schema
+from pollhub.errors import BadRequest
 
 router = APIRouter(prefix="/elements", tags=["elements"])
 
 
 @router.get("", response_model=list[ElementOut])
-async def list_elements(_caller: CallerDep) -> list[ElementOut]:
-    """Every element pollhub supports and how each delivers events."""
-    return [ElementOut.of(element) for element in catalog().values()]
+async def list_elements(session: SessionDep, caller: CallerDep) -> list[ElementOut]:
+    """Every element the organization can use: pollhub's own, then its custom elements."""
+    elements = await service.elements_of(session, caller.organization_id)
+    return [_view(element) for element in elements]
+
+
+@router.get("/schema")
+async def definition_schema() -> dict[str, Any]:
+    """The JSON Schema of an element definition: what ``POST /elements`` accepts."""
+    return definition_json_schema()
+
+
+@router.post("", response_model=ElementOut)
+async def register_element(
+    definition: ElementDefinition, session: SessionDep, caller: CallerDep
+) -> ElementOut:
+    """Register a custom element, private to the caller's organization (CONTRACT §7)."""
+    row = await service.register(session, caller.organization_id, definition)
+    await session.commit()
+    return _view(custom_element(row.definition))
 
 
 @router.get("/{key}", response_model=ElementOut)
-async def get_element_by_key(key: str, _caller: CallerDep) -> ElementOut:
-    """One element."""
-    return ElementOut.of(_element(key))
+async def get_element_by_key(key: str, session: SessionDep, caller: CallerDep) -> ElementOut:
+    """One element: built-in, or the organization's own with its definition."""
+    return _view(await service.element_or_404(session, caller.organization_id, key))
+
+
+@router.put("/{key}", response_model=ElementOut)
+async def replace_element(
+    key: str, definition: ElementDefinition, session: SessionDep, caller: CallerDep
+) -> ElementOut:
+    """Replace a custom element's definition; its instances use it from their next poll."""
+    row = await service.replace(session, caller.organization_id, key, definition)
+    await session.commit()
+    return _view(custom_element(row.definition))
+
+
+@router.delete("/{key}", response_model=ElementDeleted)
+async def delete_element(key: str, session: SessionDep, caller: CallerDep) -> ElementDeleted:
+    """Delete a custom element; 409 while instances use it."""
+    await service.remove(session, caller.organization_id, key)
+    await session.commit()
+    return ElementDeleted(key=key, deleted=True)
 
 
 @router.get("/{key}/oauth/url", response_model=OAuthUrlOut)
 async def oauth_url(
     key: str,
-    _caller: CallerDep,
+    session: SessionDep,
+    caller: CallerDep,
     apiKey: Annotated[str | None, Query(description="the OAuth client id")] = None,
     apiSecret: Annotated[str | None, Query(description="accepted for compatibility")] = None,
     callbackUrl: Annotated[str | None, Query(description="the OAuth redirect URI")] = None,
@@ -39,7 +77,9 @@ async def oauth_url(
     siteAddress: Annotated[str | None, Query(description="DocuShare Flex site domain")] = None,
 ) -> OAuthUrlOut:
     """The provider page where a user grants access; it redirects back with a ``code``."""
-    element = _element(key)
+    element = await service.element_or_404(session, caller.organization_id, key)
+    if not element.authorization_url:
+        raise BadRequest(f"{key} does not authenticate with OAuth 2.0")
     if not apiKey:
         raise BadRequest("query parameter 'apiKey' is required")
     if not callbackUrl:
@@ -60,8 +100,5 @@ async def oauth_url(
     return OAuthUrlOut(oauthUrl=url, element=element.key)
 
 
-def _element(key: str) -> Element:
-    element = get_element(key)
-    if element is None:
-        raise NotFound(f"No element found with key '{key}'")
-    return element
+def _view(element: Element) -> ElementOut:
+    return ElementOut.of(element, custom=get_element(element.key) is None)

@@ -4,18 +4,31 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from pollhub.elements.base import Element
+from pollhub.elements.definition import ConfigurationKey, ElementDefinition, OAuth2Authentication
 
 
 class Authentication(BaseModel):
-    """How an element authenticates with its provider."""
+    """How an element authenticates with its provider (the URLs for OAuth 2.0)."""
 
-    type: Literal["oauth2"] = "oauth2"
-    authorizationUrl: str
-    tokenUrl: str
-    defaultScope: str
+    type: Literal["oauth2", "apiKey", "basic", "none"] = "oauth2"
+    authorizationUrl: str | None = None
+    tokenUrl: str | None = None
+    defaultScope: str | None = None
+
+    @classmethod
+    def of(cls, element: Element) -> Authentication:
+        """The catalog view of ``element``'s authentication."""
+        definition = element.definition
+        if definition is None or isinstance(definition.authentication, OAuth2Authentication):
+            return cls(
+                authorizationUrl=element.authorization_url,
+                tokenUrl=element.token_url,
+                defaultScope=element.default_scope,
+            )
+        return cls(type=definition.authentication.type)
 
 
 class ResourceOut(BaseModel):
@@ -39,21 +52,24 @@ class ElementOut(BaseModel):
     requiredConfiguration: list[str]
     resources: list[ResourceOut]
     defaultPollerConfiguration: dict[str, Any]
+    configuration: list[ConfigurationKey] = Field(
+        default_factory=list, description="the element's own configuration keys"
+    )
+    custom: bool = Field(default=False, description="the organization's own element")
+    definition: ElementDefinition | None = Field(
+        default=None, description="a custom element's definition, as registered"
+    )
 
     @classmethod
-    def of(cls, element: Element) -> ElementOut:
-        """The catalog view of ``element``."""
+    def of(cls, element: Element, *, custom: bool = False) -> ElementOut:
+        """The catalog view of ``element`` (with its definition when it is ``custom``)."""
         return cls(
             key=element.key,
             name=element.name,
             hub=element.hub,
             description=element.description,
             eventTypes=[element.event_mechanism],
-            authentication=Authentication(
-                authorizationUrl=element.authorization_url,
-                tokenUrl=element.token_url,
-                defaultScope=element.default_scope,
-            ),
+            authentication=Authentication.of(element),
             requiredConfiguration=list(element.required_configuration),
             resources=[
                 ResourceOut(
@@ -65,6 +81,9 @@ class ElementOut(BaseModel):
                 for r in element.resources
             ],
             defaultPollerConfiguration=element.default_poller_configuration(),
+            configuration=list(element.definition.configuration) if element.definition else [],
+            custom=custom,
+            definition=element.definition if custom else None,
         )
 
 
@@ -73,3 +92,10 @@ class OAuthUrlOut(BaseModel):
 
     oauthUrl: str
     element: str
+
+
+class ElementDeleted(BaseModel):
+    """``DELETE /elements/{key}``."""
+
+    key: str
+    deleted: bool

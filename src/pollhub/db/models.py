@@ -72,6 +72,24 @@ class User(Base):
     organization: Mapped[Organization] = relationship(back_populates="users")
 
 
+class CustomElement(Base):
+    """An element an organization defined itself (CONTRACT section 7), private to it.
+
+    ``definition`` is the element definition as validated when it was registered or last
+    replaced; it holds no secret (instance credentials live in the instances' secrets).
+    """
+
+    __tablename__ = "custom_elements"
+    __table_args__ = (UniqueConstraint("organization_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONObject)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class Instance(Base):
     """An element instance: one connection to one account at a provider.
 
@@ -103,6 +121,20 @@ class Instance(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship()
+    # An instance of a custom element names it by key within its organization (a key is
+    # never both a built-in's and a custom element's). Loaded with every instance, in one
+    # extra query per batch, so the poller, the token keeper and the hub have it at hand.
+    custom_element: Mapped[CustomElement | None] = relationship(
+        primaryjoin="and_(foreign(Instance.organization_id) == CustomElement.organization_id, "
+        "foreign(Instance.element_key) == CustomElement.key)",
+        viewonly=True,
+        lazy="selectin",
+    )
+
+    @property
+    def element_definition(self) -> dict[str, Any] | None:
+        """The custom element's definition, or None for a built-in element."""
+        return self.custom_element.definition if self.custom_element else None
 
 
 class Notification(Base):

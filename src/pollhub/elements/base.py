@@ -10,14 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlencode
 
+from pollhub.elements.definition import ElementDefinition, EventMechanism
 from pollhub.elements.reading import ChangeReader
 from pollhub.elements.urls import provider_url
 from pollhub.elements.webhooks import WebhookCapability
-
-EventMechanism = Literal["polling", "webhook"]
 
 _CONFIG_PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_.]*\.[a-z0-9_.]+)\}")
 
@@ -58,10 +57,8 @@ class Element:
     resources: tuple[PollableResource, ...] = ()
     # Set for elements whose provider pushes changes (the webhook mechanism).
     webhooks: WebhookCapability | None = None
-
-    def __post_init__(self) -> None:
-        if (self.event_mechanism == "webhook") != (self.webhooks is not None):
-            raise ValueError(f"element {self.key}: webhook events need a webhook capability")
+    # Set for an element built from a definition: its authentication and configuration keys.
+    definition: ElementDefinition | None = None
 
     @property
     def polls(self) -> bool:
@@ -79,6 +76,11 @@ class Element:
             return str(value)
 
         return provider_url(_CONFIG_PLACEHOLDER.sub(substitute, template))
+
+    @property
+    def uses_oauth(self) -> bool:
+        """True when instances are authorized with an OAuth 2.0 code (every built-in)."""
+        return bool(self.token_url)
 
     def token_endpoint(self, configuration: Mapping[str, Any]) -> str:
         """The OAuth token endpoint for an instance with this configuration."""

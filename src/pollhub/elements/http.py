@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -38,6 +39,14 @@ class ProviderGone(ProviderError):
     """410: the provider dropped the cursor's state."""
 
 
+@dataclass(frozen=True)
+class ProviderResponse:
+    """A provider's JSON answer (an object or an array) and its ``Link: rel=next``."""
+
+    body: Any
+    next_link: str | None
+
+
 class ProviderApi:
     """Calls one provider's JSON API on behalf of one instance."""
 
@@ -52,6 +61,13 @@ class ProviderApi:
             raise ProviderError(f"{_where(url)} answered with no content")
         return body
 
+    async def get(self, url: str, params: dict[str, Any] | None = None) -> ProviderResponse:
+        """GET ``url``: any JSON body (object or array) and the ``Link`` header's next URL."""
+        response = await self._request("GET", url, params=params, json=None)
+        body = _json(response, url) if response.content else None
+        next_url = response.links.get("next", {}).get("url")
+        return ProviderResponse(body, next_url)
+
     async def send(
         self,
         method: str,
@@ -61,6 +77,22 @@ class ProviderApi:
         json: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         """Send a request; the JSON object answered (None for 204), or a typed error."""
+        response = await self._request(method, url, params=params, json=json)
+        if response.status_code == 204 or not response.content:
+            return None
+        body = _json(response, url)
+        if not isinstance(body, dict):
+            raise ProviderError(f"{_where(url)} answered with JSON that is not an object")
+        return body
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, Any] | None,
+        json: dict[str, Any] | None,
+    ) -> httpx.Response:
         try:
             response = await self._client.request(
                 method, url, params=params, json=json, headers=self._headers
@@ -71,15 +103,14 @@ class ProviderApi:
             raise ProviderError(f"could not reach {_where(url)}: {type(exc).__name__}") from exc
         if response.status_code >= 400:
             raise _error(response)
-        if response.status_code == 204 or not response.content:
-            return None
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise ProviderError(f"{_where(url)} answered with something other than JSON") from exc
-        if not isinstance(body, dict):
-            raise ProviderError(f"{_where(url)} answered with JSON that is not an object")
-        return body
+        return response
+
+
+def _json(response: httpx.Response, url: str) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ProviderError(f"{_where(url)} answered with something other than JSON") from exc
 
 
 def _where(url: str) -> str:

@@ -17,6 +17,7 @@ from pydantic import (
 
 from pollhub.db import configuration as keys
 from pollhub.elements.base import Element
+from pollhub.elements.definition import ElementDefinition
 from pollhub.errors import BadRequest
 from pollhub.polling.config import PollerResource, decode_json_string, refresh_seconds
 
@@ -92,9 +93,12 @@ class InstanceConfiguration(BaseModel):
         return dict(self.model_extra or {})
 
 
-def is_secret_key(key: str) -> bool:
-    """True for configuration keys whose values are secrets (stored encrypted, shown masked)."""
-    return key in SECRET_KEYS or bool(_SECRET_LOOKING.search(key))
+def is_secret_key(key: str, element: Element | None = None) -> bool:
+    """True for configuration keys whose values are secrets (stored encrypted, shown masked):
+    the platform's, any that looks like one, and those ``element`` declares secret."""
+    definition = element.definition if element is not None else None
+    declared = definition.secret_keys() if definition is not None else frozenset()
+    return key in declared or key in SECRET_KEYS or bool(_SECRET_LOOKING.search(key))
 
 
 def parse_configuration(element: Element, raw: dict[str, Any]) -> InstanceConfiguration:
@@ -134,6 +138,8 @@ def _check_against_element(element: Element, config: InstanceConfiguration) -> N
             "configuration 'event.notification.callback.url' is required when "
             "'event.notification.enabled' is true"
         )
+    if element.definition is not None:
+        _check_declared_keys(element.definition, config)
     for key in element.required_configuration:
         if not (config.model_dump(by_alias=True).get(key) or config.extras().get(key)):
             raise BadRequest(f"configuration '{key}' is required for {element.key}")
@@ -150,6 +156,17 @@ def _check_against_element(element: Element, config: InstanceConfiguration) -> N
                     f"configuration 'event.poller.configuration.{name}.url': {element.key} "
                     f"cannot poll '{resource.path()}'; it can poll {', '.join(sorted(pollable))}"
                 )
+
+
+def _check_declared_keys(definition: ElementDefinition, config: InstanceConfiguration) -> None:
+    """The element's own keys, typed and checked as its definition declares them."""
+    try:
+        checked = definition.check_configuration(config.model_dump(by_alias=True) | config.extras())
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
+    platform = {field.alias for field in InstanceConfiguration.model_fields.values()}
+    if config.model_extra is not None:
+        config.model_extra.update({k: v for k, v in checked.items() if k not in platform})
 
 
 def describe_validation_error(exc: ValidationError, prefix: str) -> str:

@@ -12,11 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from pollhub.catalog.service import elements_of, find_element
 from pollhub.clock import clock
 from pollhub.db import configuration as keys
 from pollhub.db.models import Instance
 from pollhub.delivery.safety import check_callback_url
-from pollhub.elements import catalog, get_element
+from pollhub.elements import element_of as _element_of
 from pollhub.elements.base import Element
 from pollhub.errors import BadRequest, NotFound
 from pollhub.instances.config import (
@@ -42,7 +43,7 @@ async def create_instance(session: AsyncSession, caller: Caller, body: InstanceC
 
     Nothing is stored unless the provider accepted the code.
     """
-    element = _element(body.element.key)
+    element = await _element(session, caller, body.element.key)
     config = parse_configuration(element, body.configuration)
     await _check_callback_url(config)
     tokens = await _authorize(element, config, body.providerData)
@@ -66,7 +67,7 @@ async def create_instance(session: AsyncSession, caller: Caller, body: InstanceC
     session.add(instance)
     await session.flush()
     await _start_or_stop_events(session, instance, element, config)
-    await session.refresh(instance, ["user"])
+    await session.refresh(instance, ["user", "custom_element"])
     return instance
 
 
@@ -111,7 +112,7 @@ async def update_instance(
 ) -> Instance:
     """Change name, tags or configuration (partially), or re-authenticate with a new code."""
     instance = await get_instance(session, caller, instance_id)
-    element = _element(instance.element_key)
+    element = element_of(instance)
     if body.name is not None:
         instance.name = body.name
     if body.tags is not None:
@@ -140,8 +141,11 @@ async def delete_instance(session: AsyncSession, caller: Caller, instance_id: in
 
 
 def element_of(instance: Instance) -> Element:
-    """The element an instance belongs to."""
-    return _element(instance.element_key)
+    """The element an instance belongs to (built-in, or its organization's own)."""
+    element = _element_of(instance)
+    if element is None:  # a built-in element this version of pollhub no longer has
+        raise BadRequest(f"element 'key': unknown element '{instance.element_key}'")
+    return element
 
 
 def shown_configuration(instance: Instance) -> dict[str, Any]:
@@ -151,10 +155,11 @@ def shown_configuration(instance: Instance) -> dict[str, Any]:
     return shown
 
 
-def _element(key: str) -> Element:
-    element = get_element(key)
+async def _element(session: AsyncSession, caller: Caller, key: str) -> Element:
+    element = await find_element(session, caller.organization_id, key)
     if element is None:
-        raise BadRequest(f"element 'key': unknown element '{key}'; known: {', '.join(catalog())}")
+        known = ", ".join(e.key for e in await elements_of(session, caller.organization_id))
+        raise BadRequest(f"element 'key': unknown element '{key}'; known: {known}")
     return element
 
 
@@ -171,7 +176,11 @@ def _has_code(provider_data: ProviderData | None) -> bool:
 
 async def _authorize(
     element: Element, config: InstanceConfiguration, provider_data: ProviderData | None
-) -> TokenSet:
+) -> TokenSet | None:
+    """Exchange the code for tokens; None for an element whose credentials are in its
+    configuration (an API key, a user name and password) or that needs none."""
+    if not element.uses_oauth:
+        return None
     if not _has_code(provider_data):
         raise BadRequest("'providerData.code' is required: the provider's authorization code")
     assert provider_data is not None and provider_data.code is not None
@@ -228,7 +237,7 @@ def _apply_configuration(
     secrets = {k: v for k, v in previous_secrets.items() if k in keys.USER_TOKENS}
     plain: dict[str, Any] = {}
     for key, value in values.items():
-        (secrets if is_secret_key(key) else plain)[key] = value
+        (secrets if is_secret_key(key, element) else plain)[key] = value
     instance.configuration = plain
     instance.secrets = secrets
     instance.events_enabled = config.events_enabled

@@ -86,8 +86,11 @@ def fresh_token(instance: Instance) -> str | None:
     return token if token and instance.valid and not _expiring(instance) else None
 
 
-def store_tokens(instance: Instance, tokens: TokenSet) -> None:
-    """Keep a provider's new tokens (encrypted, with the other secrets)."""
+def store_tokens(instance: Instance, tokens: TokenSet | None) -> None:
+    """Keep a provider's new tokens (encrypted, with the other secrets); None (an element
+    that does not use OAuth) keeps nothing."""
+    if tokens is None:
+        return
     secrets = dict(instance.secrets)
     secrets[ACCESS_TOKEN] = tokens.access_token
     if tokens.refresh_token:

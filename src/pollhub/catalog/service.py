@@ -1,0 +1,137 @@
+"""The element catalog of one organization: the built-in elements and its own.
+
+An organization registers custom elements (CONTRACT section 7) that only it sees; their
+keys never clash with a built-in element's or with another of its own, so a key names one
+element for everything that looks one up (instances, the poller, the hub, the console).
+Called by the API and the console; takes a session, leaves committing to the caller.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pollhub.clock import clock
+from pollhub.db.models import CustomElement, Instance
+from pollhub.elements import catalog, custom_element, get_element
+from pollhub.elements.base import Element
+from pollhub.elements.definition import ElementDefinition
+from pollhub.errors import BadRequest, Conflict, NotFound
+
+
+async def elements_of(session: AsyncSession, organization_id: int) -> list[Element]:
+    """Every element the organization can use: the built-in ones, then its own by key."""
+    own = await session.scalars(
+        select(CustomElement)
+        .where(CustomElement.organization_id == organization_id)
+        .order_by(CustomElement.key)
+    )
+    return [*catalog().values(), *(custom_element(row.definition) for row in own)]
+
+
+async def find_element(session: AsyncSession, organization_id: int, key: str) -> Element | None:
+    """The element ``key`` as the organization sees it: built-in, its own, or None."""
+    element = get_element(key)
+    if element is not None:
+        return element
+    row = await _custom(session, organization_id, key)
+    return custom_element(row.definition) if row else None
+
+
+async def element_or_404(session: AsyncSession, organization_id: int, key: str) -> Element:
+    """:func:`find_element`, or :class:`NotFound` (another organization's is not found)."""
+    element = await find_element(session, organization_id, key)
+    if element is None:
+        raise NotFound(f"No element found with key '{key}'")
+    return element
+
+
+async def register(
+    session: AsyncSession, organization_id: int, definition: ElementDefinition
+) -> CustomElement:
+    """Store a new custom element; a key already taken is a :class:`Conflict`."""
+    _data_only(definition)
+    if get_element(definition.key) is not None:
+        raise Conflict(f"'{definition.key}' is a built-in element; choose another key")
+    if await _custom(session, organization_id, definition.key) is not None:
+        raise Conflict(f"an element with key '{definition.key}' already exists")
+    now = clock.now()
+    row = CustomElement(
+        organization_id=organization_id,
+        key=definition.key,
+        definition=_stored(definition),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # registered at the same moment by another request
+        raise Conflict(f"an element with key '{definition.key}' already exists") from exc
+    return row
+
+
+async def replace(
+    session: AsyncSession, organization_id: int, key: str, definition: ElementDefinition
+) -> CustomElement:
+    """Replace a custom element's definition; its instances use the new one from now on."""
+    row = await _own(session, organization_id, key)
+    if definition.key != key:
+        raise BadRequest(f"'key': the definition's key '{definition.key}' is not '{key}'")
+    _data_only(definition)
+    row.definition = _stored(definition)
+    row.updated_at = clock.now()
+    await session.flush()
+    return row
+
+
+async def remove(session: AsyncSession, organization_id: int, key: str) -> None:
+    """Delete a custom element nothing uses any more."""
+    row = await _own(session, organization_id, key)
+    in_use = await session.scalar(
+        select(func.count())
+        .select_from(Instance)
+        .where(Instance.organization_id == organization_id, Instance.element_key == key)
+    )
+    if in_use:
+        raise Conflict(f"element '{key}' is used by {in_use} instance(s); delete them first")
+    await session.delete(row)
+    await session.flush()
+
+
+async def definition_of(session: AsyncSession, organization_id: int, key: str) -> CustomElement:
+    """The stored custom element ``key`` of the organization (:class:`NotFound` otherwise)."""
+    return await _own(session, organization_id, key)
+
+
+async def _own(session: AsyncSession, organization_id: int, key: str) -> CustomElement:
+    if get_element(key) is not None:
+        raise Conflict(f"'{key}' is a built-in element; it cannot be changed or deleted")
+    row = await _custom(session, organization_id, key)
+    if row is None:
+        raise NotFound(f"No element found with key '{key}'")
+    return row
+
+
+async def _custom(session: AsyncSession, organization_id: int, key: str) -> CustomElement | None:
+    found: CustomElement | None = await session.scalar(
+        select(CustomElement).where(
+            CustomElement.organization_id == organization_id, CustomElement.key == key
+        )
+    )
+    return found
+
+
+def _data_only(definition: ElementDefinition) -> None:
+    # Change feeds are Python capabilities of built-in elements; a custom element is data.
+    for name, resource in definition.resources.items():
+        if resource.changeFeed is not None:
+            raise BadRequest(
+                f"'resources.{name}.changeFeed': change feeds are capabilities of built-in "
+                "elements; a custom element is polled through its list, paging and filters"
+            )
+
+
+def _stored(definition: ElementDefinition) -> dict[str, object]:
+    return definition.model_dump(mode="json", by_alias=True, exclude_unset=True)

@@ -1,0 +1,155 @@
+"""Running a resource definition against its provider: one page, every page, one object.
+
+The generic executor behind hub calls and list polling. It knows the six pagination kinds
+of :class:`~pollhub.elements.resources.Pagination`, page sizes, and where the list sits;
+what to ask for (filters, placeholders) is decided by the caller through :class:`ListCall`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from pollhub.elements.http import ProviderApi, ProviderError
+from pollhub.elements.resources import ResourceDefinition, provider_resource_url
+from pollhub.elements.where import field_value
+
+MAX_PAGES = 1000
+"""A list that pages on past this is treated as a provider fault, not followed forever."""
+
+
+@dataclass(frozen=True)
+class ListCall:
+    """One list request of a resource: where, with which query, how many per page."""
+
+    definition: ResourceDefinition
+    url: str
+    params: dict[str, str] = field(default_factory=dict)
+    page_size: int | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """Objects of one page; ``next_token`` continues the list (None: it ended)."""
+
+    objects: list[dict[str, Any]]
+    next_token: str | None
+
+
+def list_call(
+    definition: ResourceDefinition,
+    *,
+    base: str,
+    values: Mapping[str, str],
+    configuration: Mapping[str, Any],
+    params: Mapping[str, str] | None = None,
+    page_size: int | None = None,
+) -> ListCall:
+    """Build the list request: the resource's URL and fixed query, ``params`` (translated
+    filters) and the page size in the definition's page-size parameter."""
+    query = {**definition.query, **(params or {})}
+    size = definition.page_size(page_size)
+    if definition.pageSize is not None:
+        query[definition.pageSize.param] = str(size)
+    url = provider_resource_url(definition.base or base, definition.path, values, configuration)
+    return ListCall(definition, url, query, size if definition.pageSize else None)
+
+
+def objects_at(body: Any, path: str) -> list[dict[str, Any]]:
+    """The list at a dotted ``path`` of the body (``""``: the body is the list). A missing
+    list is empty (Google leaves ``items`` out of an empty page)."""
+    found = body if not path else field_value(body, path)
+    if found is None:
+        return []
+    if not isinstance(found, list):
+        where = f"'{path}'" if path else "the body"
+        raise ProviderError(f"expected a list at {where} of the provider's answer")
+    return [item for item in found if isinstance(item, dict)]
+
+
+async def fetch_page(api: ProviderApi, call: ListCall, token: str | None = None) -> Page:
+    """One page of the list: the first without ``token``, else the one it names."""
+    pagination = call.definition.pagination
+    url, params = call.url, dict(call.params)
+    if token is not None and pagination.type in ("nextLink", "linkHeader"):
+        url, params = token, {}  # next links carry their own query
+    elif pagination.type == "cursor" and token is not None:
+        params[pagination.param] = token
+    elif pagination.type == "page":
+        params[pagination.param] = token or str(pagination.start or 1)
+    elif pagination.type == "offset":
+        params[pagination.param] = token or str(pagination.start or 0)
+    response = await api.get(url, params or None)
+    objects = objects_at(response.body, call.definition.list)
+    return Page(objects, _next_token(call, params, response.body, response.next_link, objects))
+
+
+def _next_token(
+    call: ListCall,
+    params: Mapping[str, str],
+    body: Any,
+    link_header: str | None,
+    objects: list[dict[str, Any]],
+) -> str | None:
+    pagination = call.definition.pagination
+    if pagination.type == "nextLink":
+        link = field_value(body, pagination.field)
+        return _same_site(call.url, urljoin(call.url, link)) if isinstance(link, str) else None
+    if pagination.type == "linkHeader":
+        return _same_site(call.url, urljoin(call.url, link_header)) if link_header else None
+    if pagination.type == "cursor":
+        cursor = field_value(body, pagination.field)
+        return str(cursor) if cursor not in (None, "") else None
+    short = not objects or (call.page_size is not None and len(objects) < call.page_size)
+    if pagination.type == "page" and not short:
+        return str(int(params[pagination.param]) + 1)
+    if pagination.type == "offset" and not short:
+        return str(int(params[pagination.param]) + len(objects))
+    return None
+
+
+def _same_site(origin: str, link: str) -> str:
+    # The access token goes with every page: never to a host the list did not start on.
+    first, then = urlsplit(origin), urlsplit(link)
+    if (first.scheme, first.netloc) != (then.scheme, then.netloc):
+        raise ProviderError(f"the provider's next page points to another site ({then.netloc})")
+    return link
+
+
+async def fetch_all(api: ProviderApi, call: ListCall) -> list[dict[str, Any]]:
+    """Every object of the list, page after page."""
+    objects: list[dict[str, Any]] = []
+    token: str | None = None
+    for _ in range(MAX_PAGES):
+        page = await fetch_page(api, call, token)
+        objects.extend(page.objects)
+        if page.next_token is None or page.next_token == token:
+            return objects
+        token = page.next_token
+    raise ProviderError(
+        f"the list at {urlsplit(call.url).path} did not end after {MAX_PAGES} pages"
+    )
+
+
+async def fetch_object(
+    api: ProviderApi,
+    definition: ResourceDefinition,
+    *,
+    base: str,
+    values: Mapping[str, str],
+    configuration: Mapping[str, Any],
+    object_id: str,
+) -> dict[str, Any]:
+    """One object of the resource by its id (the provider's 404 propagates)."""
+    path = definition.object_path()
+    if path is None:
+        raise ProviderError("this resource has no single-object call")
+    url = provider_resource_url(
+        definition.base or base, path, {**values, "id": object_id}, configuration
+    )
+    response = await api.get(url)
+    if not isinstance(response.body, dict):
+        raise ProviderError("the provider's answer for one object is not an object")
+    return response.body

@@ -1,0 +1,262 @@
+"""Hub resources as data: what a ``/hubs/{hub}/{resource…}`` call means at the provider.
+
+A :class:`ResourceDefinition` is CONTRACT section 7's ``resources`` entry — the provider
+request (``path``, ``query``), where the list sits in the answer (``list``), how it pages
+(``pagination``, ``pageSize``), the object's id and dates, and how ``where`` conditions
+become provider query parameters (``filters``) — plus what built-in elements need beyond
+it: a provider ``base`` per resource, a ``parent`` to fan a ``{placeholder}`` out over,
+``deletedWhen`` for providers that list deleted objects, and a named ``changeFeed``
+(delta links, sync tokens, history ids) for resources whose provider reports changes.
+
+Resources are keyed by their path under the hub (``files``, ``folders/{id}/contents``,
+``calendars/{calendarId}/events``): :func:`match_resource` finds which one a concrete hub
+path names, and with which values for its ``{placeholders}``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from pollhub.elements import where
+from pollhub.elements.urls import provider_url
+
+PaginationType = Literal["nextLink", "linkHeader", "cursor", "page", "offset", "none"]
+DEFAULT_PAGE_SIZE = 20
+"""Cloud Elements read a resource "20 records at a time" when no ``pageSize`` was given."""
+
+_PATH_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_CONFIG_PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_.]*\.[a-z0-9_.]+)\}")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Pagination(_Model):
+    """How a list continues: ``type`` and where its continuation is.
+
+    - ``nextLink``: ``field`` is the dotted path of the next page's URL in the body;
+    - ``linkHeader``: the RFC 8288 ``Link: <…>; rel="next"`` header;
+    - ``cursor``: ``field`` holds a token sent back as query parameter ``param``;
+    - ``page``: page numbers in ``param``, from ``start`` (default 1);
+    - ``offset``: the number of objects already read in ``param`` (from ``start``, 0);
+    - ``none``: one answer holds everything.
+    """
+
+    type: PaginationType = "none"
+    field: str = ""
+    param: str = ""
+    start: int | None = None
+
+    @model_validator(mode="after")
+    def _needs(self) -> Pagination:
+        if self.type in ("nextLink", "cursor") and not self.field:
+            raise ValueError(f"pagination type '{self.type}' needs 'field'")
+        if self.type in ("cursor", "page", "offset") and not self.param:
+            raise ValueError(f"pagination type '{self.type}' needs 'param'")
+        return self
+
+
+class PageSize(_Model):
+    """The query parameter carrying the page size, and the size used when none is asked."""
+
+    param: str
+    default: int = Field(default=DEFAULT_PAGE_SIZE, gt=0)
+    maximum: int | None = Field(default=None, gt=0)
+
+
+class FilterTarget(_Model):
+    """How one condition becomes a provider query parameter.
+
+    ``value`` is a template in which ``{value}`` is the condition's value (e.g. OData's
+    ``lastModifiedDateTime gt {value}``); conditions landing on the same ``param`` are
+    joined with ``join``.
+    """
+
+    param: str
+    value: str = "{value}"
+    join: str | None = None
+
+
+class Parent(_Model):
+    """Fan-out: ``{placeholder}`` in the path takes the ``field`` of every object of the
+    sibling resource ``resource``. ``aliases`` name a parent object by a boolean field
+    (Google's ``primary`` is the calendar whose ``primary`` is true)."""
+
+    placeholder: str
+    resource: str
+    field: str = "id"
+    aliases: dict[str, str] = Field(default_factory=dict)
+
+
+class ResourceDefinition(_Model):
+    """One hub resource of an element (CONTRACT section 7, extended for built-ins)."""
+
+    path: str = Field(min_length=1)
+    base: str = ""
+    query: dict[str, str] = Field(default_factory=dict)
+    list: str = ""
+    idField: str = "id"
+    object: str | None = None
+    pagination: Pagination = Field(default_factory=Pagination)
+    pageSize: PageSize | None = None
+    filters: dict[str, dict[where.Operator, str | FilterTarget]] = Field(default_factory=dict)
+    datesConfiguration: dict[str, str] | None = None
+    deletedWhen: str | None = None
+    changeFeed: str | None = None
+    parent: Parent | None = None
+    description: str = ""
+
+    @field_validator("path")
+    @classmethod
+    def _absolute_path(cls, path: str) -> str:
+        if not (path.startswith("/") or path.startswith("https://")):
+            raise ValueError("must start with '/' (under the base URL) or be an https URL")
+        return path
+
+    @field_validator("deletedWhen")
+    @classmethod
+    def _where_expression(cls, text: str | None) -> str | None:
+        if text is not None:
+            where.parse(text)
+        return text
+
+    def placeholders(self) -> builtins.list[str]:
+        """The ``{name}`` path placeholders (not ``{config.keys}``)."""
+        return _PATH_PLACEHOLDER.findall(self.path)
+
+    def deleted_expression(self) -> where.Expression | None:
+        """``deletedWhen`` parsed."""
+        return where.parse(self.deletedWhen) if self.deletedWhen else None
+
+    def object_path(self) -> str | None:
+        """The provider path of one object (``{id}`` its id), or None when it has none."""
+        if self.object is not None:
+            return self.object or None
+        return f"{self.path.rstrip('/')}/{{id}}"
+
+    def page_size(self, asked: int | None) -> int:
+        """The page size to request: as asked, else the definition's, within its maximum."""
+        size = asked or (self.pageSize.default if self.pageSize else DEFAULT_PAGE_SIZE)
+        if self.pageSize and self.pageSize.maximum:
+            size = min(size, self.pageSize.maximum)
+        return size
+
+    def translate(self, expression: where.Expression | None) -> where.Translation:
+        """Split a where expression into provider parameters and a local remainder."""
+        joiners = {
+            target.param: target.join
+            for ops in self.filters.values()
+            for target in ops.values()
+            if isinstance(target, FilterTarget) and target.join is not None
+        }
+        return where.translate(expression, self._param_for, joiners)
+
+    def _param_for(self, condition: where.Condition) -> tuple[str, str] | None:
+        target = self.filters.get(condition.field, {}).get(condition.op)
+        if target is None:
+            return None
+        if isinstance(target, str):
+            return target, where.scalar_text(condition.value)
+        return target.param, target.value.replace("{value}", where.scalar_text(condition.value))
+
+
+def fill_config(template: str, configuration: Mapping[str, Any]) -> str:
+    """Fill ``{config.key}`` placeholders (``{docushare.domain}``) from the configuration;
+    a missing value raises KeyError naming the key."""
+
+    def substitute(match: re.Match[str]) -> str:
+        value = configuration.get(match.group(1))
+        if not value:
+            raise KeyError(match.group(1))
+        return str(value)
+
+    return _CONFIG_PLACEHOLDER.sub(substitute, template)
+
+
+def provider_resource_url(
+    base: str,
+    path: str,
+    values: Mapping[str, str],
+    configuration: Mapping[str, Any],
+) -> str:
+    """The provider URL to call: ``base`` + ``path`` with ``{placeholders}`` filled (values
+    percent-encoded, so an id with ``/`` or ``#`` stays one segment), sandbox-rewritten."""
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise KeyError(name)
+        return quote(str(values[name]), safe="@:")
+
+    filled = _PATH_PLACEHOLDER.sub(substitute, fill_config(path, configuration))
+    url = filled if filled.startswith("https://") else fill_config(base, configuration) + filled
+    return provider_url(url)
+
+
+# ------------------------------------------------------------------------- hub paths
+
+
+@dataclass(frozen=True)
+class ResourceMatch:
+    """A concrete hub path resolved to one resource (and an object id, for ``…/{id}``)."""
+
+    key: str
+    definition: ResourceDefinition
+    values: dict[str, str]
+    object_id: str | None = None
+
+
+def _segments(path: str) -> list[str]:
+    return [segment for segment in path.strip("/").split("/") if segment]
+
+
+def _match_template(template: str, segments: list[str]) -> dict[str, str] | None:
+    parts = _segments(template)
+    if len(parts) != len(segments):
+        return None
+    values: dict[str, str] = {}
+    for part, segment in zip(parts, segments, strict=True):
+        placeholder = re.fullmatch(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", part)
+        if placeholder:
+            values[placeholder.group(1)] = segment
+        elif part != segment:
+            return None
+    return values
+
+
+def _literal_count(template: str) -> int:
+    return sum(1 for part in _segments(template) if not part.startswith("{"))
+
+
+def match_resource(
+    resources: Mapping[str, ResourceDefinition], hub_path: str, *, objects: bool = True
+) -> ResourceMatch | None:
+    """The resource a path under the hub names (``calendars/abc/events``), the most
+    literal template first; else, with ``objects``, one object of a resource
+    (``files/123``). A literal ``{placeholder}`` in the path matches itself: it is the
+    fan-out form (``calendars/{calendarId}/changed-events``)."""
+    segments = _segments(hub_path)
+    if not segments:
+        return None
+    for key in sorted(resources, key=_literal_count, reverse=True):
+        values = _match_template(key, segments)
+        if values is not None:
+            return ResourceMatch(key, resources[key], values)
+    if objects and len(segments) > 1:
+        found = match_resource(resources, "/".join(segments[:-1]), objects=False)
+        if found is not None and found.definition.object_path() is not None:
+            return ResourceMatch(found.key, found.definition, found.values, segments[-1])
+    return None
+
+
+def unfilled(values: Mapping[str, str]) -> list[str]:
+    """Placeholders whose value is the placeholder itself: to be fanned out."""
+    return [name for name, value in values.items() if value == f"{{{name}}}"]
