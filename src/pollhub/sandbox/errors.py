@@ -10,13 +10,13 @@ from collections.abc import Mapping
 from datetime import UTC
 from typing import Any, Literal
 
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.requests import Request
 
 from pollhub.clock import clock
 from pollhub.sandbox.ids import guid
 
-Provider = Literal["graph", "google", "docushare", "microsoft-login", "google-oauth"]
+Provider = Literal["graph", "google", "docushare", "microsoft-login", "google-oauth", "dropbox"]
 TokenProblem = Literal["missing", "invalid", "expired"]
 PROVIDERS: tuple[Provider, ...] = (
     "graph",
@@ -24,6 +24,7 @@ PROVIDERS: tuple[Provider, ...] = (
     "docushare",
     "microsoft-login",
     "google-oauth",
+    "dropbox",
 )
 
 GRAPH_HOST = "graph.microsoft.com"
@@ -47,7 +48,7 @@ class ProviderError(Exception):
         self.body = body
         self.headers = dict(headers or {})
 
-    def response(self) -> JSONResponse:
+    def response(self) -> Response:
         """The HTTP response for this error."""
         return JSONResponse(self.body, status_code=self.status, headers=self.headers)
 
@@ -151,10 +152,27 @@ def not_found(provider: Provider | None, message: str = "Not Found") -> Provider
     return ProviderError(404, {"error": message})
 
 
+def dropbox_error(
+    status: int, tag: str, detail: JSON | None = None, headers: Mapping[str, str] | None = None
+) -> ProviderError:
+    """Dropbox's ``{"error_summary", "error": {".tag", ...}}`` (route and auth errors)."""
+    error: JSON = {".tag": tag, **(detail or {})}
+    summary = "/".join([tag, *_tags(detail)]) + "/.."
+    return ProviderError(status, {"error_summary": summary, "error": error}, headers)
+
+
+def _tags(detail: JSON | None) -> list[str]:
+    nested = [v for v in (detail or {}).values() if isinstance(v, dict) and ".tag" in v]
+    return [str(nested[0][".tag"]), *_tags(nested[0])] if nested else []
+
+
 def unauthorized(
     provider: Provider, *, reason: TokenProblem, realm_hint: str = ""
 ) -> ProviderError:
     """401 for a ``missing``, ``invalid`` or ``expired`` access token."""
+    if provider == "dropbox":
+        tag = "expired_access_token" if reason == "expired" else "invalid_access_token"
+        return dropbox_error(401, tag)
     if provider == "graph":
         message = {
             "missing": "Access token is empty.",
@@ -191,6 +209,13 @@ def unauthorized(
 def throttled(provider: Provider, retry_after: int) -> ProviderError:
     """429 with ``Retry-After`` and the provider's throttling body."""
     headers = {"Retry-After": str(retry_after)}
+    if provider == "dropbox":
+        reason = {"reason": {".tag": "too_many_requests"}, "retry_after": retry_after}
+        return ProviderError(
+            429,
+            {"error_summary": "too_many_requests/..", "error": reason},
+            headers,
+        )
     if provider == "graph":
         return graph_error(
             429,
