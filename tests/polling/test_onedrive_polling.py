@@ -93,7 +93,7 @@ async def test_first_poll_records_baseline_and_sends_nothing(
     assert outcomes == ["baseline"]
     assert await delivered_events(session) == []
     state = await session.scalar(select(PollState))
-    assert state is not None and state.cursor == {"deltaLink": f"{DELTA}(token='t1')"}
+    assert state is not None and state.cursor["feed"] == {"deltaLink": f"{DELTA}(token='t1')"}
     assert drive.requests[0].headers["Authorization"] == "Bearer access-Code on Return the URL"
 
 
@@ -335,7 +335,7 @@ async def test_a_poll_that_crashes_gives_its_lease_back_and_loses_nothing(
     assert state is not None
     assert (state.lease_owner, state.lease_expires_at) == (None, None)
     assert state.last_result == "crashed"
-    assert state.cursor == {"deltaLink": f"{DELTA}(token='t1')"}  # did not move
+    assert state.cursor["feed"] == {"deltaLink": f"{DELTA}(token='t1')"}  # did not move
     wait = state.next_poll_at - clock.now()
     assert timedelta(seconds=20) <= wait <= timedelta(minutes=1)  # the backoff, not the lease
 

@@ -11,10 +11,9 @@ import respx
 
 from pollhub.elements.docushareflex import read_documents
 from pollhub.elements.googlesuite import (
-    read_all_calendars,
+    read_calendar_changes,
     read_contact_groups,
     read_mailbox_history,
-    read_primary_calendar,
 )
 from pollhub.elements.http import ProviderApi, ProviderThrottled
 from pollhub.elements.reading import CursorExpired, ReadRequest
@@ -32,6 +31,20 @@ async def api() -> AsyncIterator[ProviderApi]:
 
 def request(cursor: dict[str, Any] | None = None, **configuration: str) -> ReadRequest:
     return ReadRequest(path="/", query={}, cursor=cursor, since=None, configuration=configuration)
+
+
+def every_calendar(
+    cursor: dict[str, Any] | None = None, skip: frozenset[str] = frozenset()
+) -> ReadRequest:
+    return ReadRequest(
+        path="/",
+        query={},
+        cursor=cursor,
+        since=None,
+        name="calendars/{calendarId}/changed-events",
+        values={"calendarId": "{calendarId}"},
+        skip=skip,
+    )
 
 
 def event(event_id: str, status: str = "confirmed") -> dict[str, Any]:
@@ -60,7 +73,7 @@ async def test_calendars_fan_out_over_the_calendar_list_with_a_sync_token_each(
         json={"items": [event("c", "cancelled")], "nextSyncToken": "s-team"}
     )
 
-    result = await read_all_calendars(api, request())
+    result = await read_calendar_changes(api, every_calendar())
 
     assert [(c.object_id, c.kind) for c in result.changes] == [
         ("a", None),
@@ -79,7 +92,7 @@ async def test_a_calendar_that_appears_later_is_a_silent_baseline(api: ProviderA
         json={"items": [event("x")], "nextSyncToken": "s-new"}
     )
 
-    result = await read_all_calendars(api, request({"syncTokens": {"old": "s-old"}}))
+    result = await read_calendar_changes(api, every_calendar({"syncTokens": {"old": "s-old"}}))
 
     assert [c.silent for c in result.changes] == [True]
     assert result.cursor == {"syncTokens": {"new": "s-new"}}
@@ -94,7 +107,7 @@ async def test_a_stale_calendar_sync_token_relists_the_calendar(api: ProviderApi
         ]
     )
 
-    result = await read_primary_calendar(api, request({"syncTokens": {"primary": "stale"}}))
+    result = await read_calendar_changes(api, request({"syncTokens": {"primary": "stale"}}))
 
     assert route.calls[0].request.url.params["syncToken"] == "stale"
     assert "syncToken" not in route.calls[1].request.url.params

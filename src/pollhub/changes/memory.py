@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pollhub.changes.verdicts import DELETED_VERSION, Seen, digest
@@ -46,6 +46,16 @@ class Memory:
                 query = base.where(ObjectFingerprint.object_id.in_(chunk))
                 rows.update({row.object_id: row for row in await session.scalars(query)})
         return cls(instance_id, resource, rows)
+
+    @staticmethod
+    async def forget(session: AsyncSession, instance_id: int, resource: str) -> None:
+        """Drop everything remembered of a resource (its url changed: a new baseline)."""
+        await session.execute(
+            delete(ObjectFingerprint).where(
+                ObjectFingerprint.instance_id == instance_id,
+                ObjectFingerprint.resource == resource,
+            )
+        )
 
     def get(self, object_id: str) -> ObjectFingerprint | None:
         """The remembered row of an object, if any."""

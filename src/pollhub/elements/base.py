@@ -7,7 +7,6 @@ Elements know their provider (URLs, scopes, resources) and nothing of the databa
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,19 +14,22 @@ from urllib.parse import urlencode
 
 from pollhub.elements.definition import ElementDefinition, EventMechanism
 from pollhub.elements.reading import ChangeReader
+from pollhub.elements.resources import (
+    ResourceDefinition,
+    ResourceMatch,
+    fill_config,
+    match_resource,
+)
 from pollhub.elements.urls import provider_url
 from pollhub.elements.webhooks import WebhookCapability
-
-_CONFIG_PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_.]*\.[a-z0-9_.]+)\}")
 
 
 @dataclass(frozen=True)
 class PollableResource:
-    """A resource an element can poll, with the poller configuration used by default."""
+    """An entry of the element's default ``event.poller.configuration``."""
 
     name: str
     url: str
-    reader: ChangeReader
     id_field: str = ""
     dates: Mapping[str, str] | None = None
     description: str = ""
@@ -55,6 +57,9 @@ class Element:
     authorization_params: Mapping[str, str] = field(default_factory=dict)
     required_configuration: tuple[str, ...] = ()
     resources: tuple[PollableResource, ...] = ()
+    base_url: str = ""
+    hub_resources: Mapping[str, ResourceDefinition] = field(default_factory=dict)
+    change_feeds: Mapping[str, ChangeReader] = field(default_factory=dict)
     # Set for elements whose provider pushes changes (the webhook mechanism).
     webhooks: WebhookCapability | None = None
     # Set for an element built from a definition: its authentication and configuration keys.
@@ -68,14 +73,7 @@ class Element:
     def resolve(self, template: str, configuration: Mapping[str, Any]) -> str:
         """Fill ``{config.key}`` placeholders (e.g. ``{docushare.domain}``) and apply
         the sandbox rewrite, giving the URL to call for one instance."""
-
-        def substitute(match: re.Match[str]) -> str:
-            value = configuration.get(match.group(1))
-            if not value:
-                raise KeyError(match.group(1))
-            return str(value)
-
-        return provider_url(_CONFIG_PLACEHOLDER.sub(substitute, template))
+        return provider_url(fill_config(template, configuration))
 
     @property
     def uses_oauth(self) -> bool:
@@ -110,13 +108,18 @@ class Element:
         """The ``event.poller.configuration`` used when an instance gives none."""
         return {r.name: r.default_configuration() for r in self.resources}
 
-    def pollable_paths(self) -> set[str]:
-        """The hub paths this element's poller knows how to read."""
-        return {r.url for r in self.resources}
+    def hub_prefix(self) -> str:
+        """Where this element's resources live: ``/hubs/{hub}/``."""
+        return f"/hubs/{self.hub}/"
 
-    def reader_for(self, path: str) -> ChangeReader:
-        """The change reader behind a hub path (a copied resource shares its reader)."""
-        for resource in self.resources:
-            if resource.url == path:
-                return resource.reader
-        raise KeyError(f"{self.key} cannot poll {path}")
+    def find_resource(self, path: str, *, objects: bool = True) -> ResourceMatch | None:
+        """The hub resource a path names (``/hubs/documents/folders/1/contents``, or the
+        path under the hub), or with ``objects`` one object of one; None if none."""
+        under = path.removeprefix(self.hub_prefix()) if path.startswith("/hubs/") else path
+        if path.startswith("/hubs/") and not path.startswith(self.hub_prefix()):
+            return None
+        return match_resource(self.hub_resources, under, objects=objects)
+
+    def change_feed(self, definition: ResourceDefinition) -> ChangeReader | None:
+        """The native change reader of a resource (delta links, sync tokens), if it has one."""
+        return self.change_feeds.get(definition.changeFeed) if definition.changeFeed else None

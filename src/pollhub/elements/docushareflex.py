@@ -8,7 +8,9 @@ the real API touches only this module. Each customer has its own site, the insta
 - ``GET https://{domain}/oauth2/authorize`` and ``POST https://{domain}/oauth2/token``
   (standard OAuth 2.0 authorization code grant with refresh tokens);
 - ``GET https://{domain}/api/v1/objects?type=Document&modifiedAfter=<ISO>&page=<n>`` →
-  ``{"items": [{"handle", "title", "create_date", "modified_date", "deleted"?}], "next"}``.
+  ``{"items": [{"handle", "title", "create_date", "modified_date", "deleted"?}], "next"}``;
+  the site's query also takes ``title`` (exact), ``titleLike`` (``%`` wildcards) and
+  ``owner``.
 """
 
 from datetime import datetime, timedelta
@@ -18,11 +20,13 @@ from pollhub.clock import clock
 from pollhub.elements.base import Element, PollableResource
 from pollhub.elements.http import ProviderApi
 from pollhub.elements.reading import ChangeKind, ProviderChange, ReadRequest, ReadResult
+from pollhub.elements.resources import PageSize, Pagination, ResourceDefinition
 from pollhub.elements.urls import provider_url
 
 # Documents are found by modified date, so each read reaches back this far before the last
 # one: a document saved while the previous read ran, or stamped by a server clock that is a
 # little behind ours, is still seen. The poller's fingerprints drop what was already reported.
+# It never reaches back past the first read: what happened before it is not news.
 OVERLAP = timedelta(minutes=2)
 
 _DATES = {
@@ -38,11 +42,16 @@ _DATES = {
 async def read_documents(api: ProviderApi, request: ReadRequest) -> ReadResult:
     """Documents modified since the last read (all of them on the first read)."""
     started = clock.now()
-    since = (request.cursor or {}).get("since")
+    cursor = request.cursor or {}
+    since = cursor.get("since")
+    first = cursor.get("firstRead", since if cursor else _iso(started))
     url = f"https://{request.configuration['docushare.domain']}/api/v1/objects"
     params: dict[str, Any] = {"type": "Document"}
     if since:
-        params["modifiedAfter"] = _iso(_parse(since) - OVERLAP)
+        reach = _parse(since) - OVERLAP
+        if "firstRead" in cursor:
+            reach = max(reach, _parse(cursor["firstRead"]))
+        params["modifiedAfter"] = _iso(reach)
     if request.page_size:
         params["pageSize"] = str(request.page_size)
     changes = []
@@ -54,7 +63,7 @@ async def read_documents(api: ProviderApi, request: ReadRequest) -> ReadResult:
             kind: ChangeKind | None = "deleted" if document.get("deleted") else None
             changes.append(ProviderChange(document["handle"], document, kind))
         page_url = page.get("next")
-    return ReadResult(changes, {"since": _iso(started)}, complete=not since)
+    return ReadResult(changes, {"since": _iso(started), "firstRead": first}, complete=not since)
 
 
 def _iso(moment: datetime) -> str:
@@ -64,6 +73,37 @@ def _iso(moment: datetime) -> str:
 def _parse(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
+
+_DOCUMENTS = {
+    "path": "/objects",
+    "object": "/objects/{id}",
+    "query": {"type": "Document"},
+    "list": "items",
+    "idField": "handle",
+    "pagination": Pagination(type="nextLink", field="next"),
+    "pageSize": PageSize(param="pageSize", maximum=200),
+    "filters": {
+        "modified_date": {">": "modifiedAfter", ">=": "modifiedAfter"},
+        "title": {"=": "title", "like": "titleLike"},
+        "owner": {"=": "owner"},
+    },
+    "datesConfiguration": _DATES,
+    "deletedWhen": "deleted = true",
+}
+
+HUB_RESOURCES = {
+    "documents": ResourceDefinition(
+        description="Documents of the site; where modified_date > … is sent as "
+        "modifiedAfter (deleted documents then come back marked deleted), title and owner "
+        "as the site's own query.",
+        **_DOCUMENTS,
+    ),
+    "events": ResourceDefinition(
+        changeFeed="documentsSince",
+        description="Every created, changed or deleted document, by modified date.",
+        **_DOCUMENTS,
+    ),
+}
 
 ELEMENT = Element(
     key="docushareflex",
@@ -75,11 +115,13 @@ ELEMENT = Element(
     token_url="https://{docushare.domain}/oauth2/token",
     default_scope="read offline_access",
     required_configuration=("docushare.domain",),
+    base_url="https://{docushare.domain}/api/v1",
+    hub_resources=HUB_RESOURCES,
+    change_feeds={"documentsSince": read_documents},
     resources=(
         PollableResource(
             name="events",
             url="/hubs/documents/events",
-            reader=read_documents,
             id_field="handle",
             dates=_DATES,
             description="Every created, changed or deleted document on the site.",

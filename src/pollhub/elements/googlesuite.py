@@ -17,7 +17,15 @@ from pollhub.elements.reading import (
     ReadRequest,
     ReadResult,
 )
+from pollhub.elements.resources import (
+    FilterTarget,
+    PageSize,
+    Pagination,
+    Parent,
+    ResourceDefinition,
+)
 from pollhub.elements.urls import provider_url
+from pollhub.elements.where import Operator
 
 CALENDAR = "https://www.googleapis.com/calendar/v3"
 PEOPLE = "https://people.googleapis.com/v1"
@@ -62,23 +70,40 @@ def _is_expired_sync_token(exc: ProviderError) -> bool:
     return isinstance(exc, ProviderGone) or (exc.status == 400 and "sync token" in str(exc).lower())
 
 
+# People connections carry their update time per source; the first is the contact's own.
+_CONTACT_DATES = {
+    "updatedDateField": "metadata.sources.0.updateTime",
+    "updatedDateFormat": _FORMAT,
+    "updatedDateTimezone": "GMT",
+    "createdDateField": "metadata.sources.0.updateTime",
+    "createdDateFormat": _FORMAT,
+    "createdDateTimezone": "GMT",
+}
+
+
 # ---------------------------------------------------------------- Calendar
 # https://developers.google.com/calendar/api/guides/sync
 
 
-async def read_all_calendars(api: ProviderApi, request: ReadRequest) -> ReadResult:
-    """Changed events of every calendar in the user's calendar list, one sync token each."""
+async def read_calendar_changes(api: ProviderApi, request: ReadRequest) -> ReadResult:
+    """Changed events of one calendar, or — for ``{calendarId}`` — of every calendar in
+    the user's calendar list but those another resource polls by name; a sync token each."""
+    calendar_id = request.values.get("calendarId", "primary")
+    if calendar_id != "{calendarId}":
+        return await _read_calendars(api, request, [calendar_id], fanned_out=False)
     calendars, _ = await _pages(api, provider_url(f"{CALENDAR}/users/me/calendarList"), {}, "items")
-    return await _read_calendars(api, request, [c["id"] for c in calendars])
-
-
-async def read_primary_calendar(api: ProviderApi, request: ReadRequest) -> ReadResult:
-    """Changed events of the primary calendar."""
-    return await _read_calendars(api, request, ["primary"])
+    # "primary" names the calendar whose entry says primary: true.
+    skipped = [
+        c["id"]
+        for c in calendars
+        if c["id"] in request.skip or ("primary" in request.skip and c.get("primary"))
+    ]
+    ids = [c["id"] for c in calendars if c["id"] not in skipped]
+    return await _read_calendars(api, request, ids, fanned_out=True)
 
 
 async def _read_calendars(
-    api: ProviderApi, request: ReadRequest, calendar_ids: list[str]
+    api: ProviderApi, request: ReadRequest, calendar_ids: list[str], *, fanned_out: bool
 ) -> ReadResult:
     known = dict((request.cursor or {}).get("syncTokens", {}))
     first_read = request.cursor is None
@@ -89,9 +114,10 @@ async def _read_calendars(
         # A calendar that has just appeared is a baseline of its own: its existing events
         # are remembered, not reported.
         silent = not first_read and calendar_id not in known
+        object_type = request.name.replace("{calendarId}", calendar_id) if fanned_out else None
         for event in events:
             kind: ChangeKind | None = "deleted" if event.get("status") == "cancelled" else None
-            changes.append(ProviderChange(event["id"], event, kind, silent=silent))
+            changes.append(ProviderChange(event["id"], event, kind, silent, object_type))
         tokens[calendar_id] = token
     # Calendars no longer listed are dropped; their events stay as last reported.
     return ReadResult(changes, {"syncTokens": tokens}, complete=False)
@@ -196,12 +222,100 @@ async def _message(api: ProviderApi, stub: dict[str, Any]) -> dict[str, Any]:
         return stub  # deleted since; its messagesDeleted record follows
 
 
+_CURSOR = {"pagination": Pagination(type="cursor", field="nextPageToken", param="pageToken")}
+_UPDATED_MIN: dict[Operator, str | FilterTarget] = {">": "updatedMin", ">=": "updatedMin"}
+_CALENDARS = Parent(
+    placeholder="calendarId", resource="calendars", field="id", aliases={"primary": "primary"}
+)
+_EVENTS = {
+    "base": CALENDAR,
+    "path": "/calendars/{calendarId}/events",
+    "object": "/calendars/{calendarId}/events/{id}",
+    "list": "items",
+    "query": {"showDeleted": "true"},
+    "pageSize": PageSize(param="maxResults", maximum=2500),
+    "filters": {"updated": _UPDATED_MIN},
+    "datesConfiguration": _CALENDAR_DATES,
+    "deletedWhen": "status = 'cancelled'",
+    "parent": _CALENDARS,
+    **_CURSOR,
+}
+_GROUPS = {
+    "base": PEOPLE,
+    "path": "/contactGroups",
+    "object": "/contactGroups/{id}",
+    "list": "contactGroups",
+    "query": {"groupFields": "name,metadata,groupType,memberCount"},
+    "pageSize": PageSize(param="pageSize", maximum=1000),
+    "idField": "resourceName",
+    "datesConfiguration": _GROUP_DATES,
+    "deletedWhen": "metadata.deleted = true",
+    **_CURSOR,
+}
+_MESSAGES = {
+    "base": GMAIL,
+    "path": "/users/me/messages",
+    "object": "/users/me/messages/{id}",
+    "list": "messages",
+    "pageSize": PageSize(param="maxResults", maximum=500),
+    **_CURSOR,
+}
+
+HUB_RESOURCES = {
+    "calendars": ResourceDefinition(
+        base=CALENDAR,
+        path="/users/me/calendarList",
+        object="/users/me/calendarList/{id}",
+        list="items",
+        pageSize=PageSize(param="maxResults", maximum=250),
+        description="The calendars in the user's calendar list.",
+        **_CURSOR,
+    ),
+    "calendars/{calendarId}/events": ResourceDefinition(
+        description="Events of one calendar ({calendarId}: an id or primary; the literal "
+        "{calendarId} polls every calendar). where updated > … is sent as updatedMin.",
+        **_EVENTS,
+    ),
+    "calendars/{calendarId}/changed-events": ResourceDefinition(
+        changeFeed="calendarSync",
+        description="Changed events of one calendar, or of every calendar, by sync token.",
+        **_EVENTS,
+    ),
+    "contacts": ResourceDefinition(
+        base=PEOPLE,
+        path="/people/me/connections",
+        object="",
+        list="connections",
+        query={"personFields": "names,emailAddresses,phoneNumbers,metadata"},
+        pageSize=PageSize(param="pageSize", maximum=1000),
+        idField="resourceName",
+        datesConfiguration=_CONTACT_DATES,
+        description="The user's contacts (People connections).",
+        **_CURSOR,
+    ),
+    "groups": ResourceDefinition(description="The user's contact groups.", **_GROUPS),
+    "changed-groups": ResourceDefinition(
+        changeFeed="peopleSync",
+        description="Created, renamed or deleted contact groups, by sync token.",
+        **_GROUPS,
+    ),
+    "messages": ResourceDefinition(
+        description="Messages of the mailbox (id and threadId; fetch one for the rest).",
+        **_MESSAGES,
+    ),
+    "changed-messages": ResourceDefinition(
+        changeFeed="gmailHistory",
+        description="Messages added to, relabelled in or deleted from the mailbox (history).",
+        **_MESSAGES,
+    ),
+}
+
 ELEMENT = Element(
     key="googlesuite",
     name="Google Suite",
     hub="general",
     event_mechanism="polling",
-    description="Google Calendar events, contact groups and Gmail messages of one account.",
+    description="Google Calendar events, contacts, contact groups and Gmail messages.",
     authorization_url="https://accounts.google.com/o/oauth2/v2/auth",
     token_url="https://oauth2.googleapis.com/token",
     default_scope=" ".join(
@@ -213,25 +327,28 @@ ELEMENT = Element(
     ),
     # Without these Google issues no refresh token (or none on a second consent).
     authorization_params={"access_type": "offline", "prompt": "consent"},
+    hub_resources=HUB_RESOURCES,
+    change_feeds={
+        "calendarSync": read_calendar_changes,
+        "peopleSync": read_contact_groups,
+        "gmailHistory": read_mailbox_history,
+    },
     resources=(
         PollableResource(
             name="calendars/{calendarId}/changed-events",
             url="/hubs/general/calendars/{calendarId}/changed-events",
-            reader=read_all_calendars,
             dates=_CALENDAR_DATES,
             description="Changed events of every calendar in the user's calendar list.",
         ),
         PollableResource(
             name="calendars/primary/changed-events",
             url="/hubs/general/calendars/primary/changed-events",
-            reader=read_primary_calendar,
             dates=_CALENDAR_DATES,
             description="Changed events of the primary calendar.",
         ),
         PollableResource(
             name="changed-groups",
             url="/hubs/general/changed-groups",
-            reader=read_contact_groups,
             id_field="id",
             dates=_GROUP_DATES,
             description="Created, renamed or deleted contact groups.",
@@ -239,7 +356,6 @@ ELEMENT = Element(
         PollableResource(
             name="changed-messages",
             url="/hubs/general/changed-messages",
-            reader=read_mailbox_history,
             id_field="id",
             description="Messages added to or deleted from the mailbox (Gmail history).",
         ),

@@ -24,13 +24,15 @@ class ProviderChange:
     ``kind`` is set when the provider says what happened (a delete facet, a history
     record); otherwise the poller classifies the change from dates and what it saw before.
     ``silent`` objects are only remembered, never reported (e.g. the existing events of a
-    calendar that has just appeared).
+    calendar that has just appeared). ``object_type`` is the resource name with its
+    ``{placeholders}`` filled, for a resource fanned out over a parent list.
     """
 
     object_id: str
     raw: dict[str, Any]
     kind: ChangeKind | None = None
     silent: bool = False
+    object_type: str | None = None  # set when a fanned-out resource read it (one calendar)
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,12 @@ class ReadResult:
 
 @dataclass(frozen=True)
 class ReadRequest:
-    """What to read: the resource's hub path (placeholders rendered) and where we got to."""
+    """What to read: the resource's hub path (placeholders rendered) and where we got to.
+
+    ``values`` are the hub path's ``{placeholder}`` values (a value equal to
+    ``{placeholder}`` itself means: every parent object); ``skip`` are parent values that
+    another resource of the instance polls by name, so a fan-out leaves them out.
+    """
 
     path: str
     query: Mapping[str, str]
@@ -56,6 +63,9 @@ class ReadRequest:
     since: datetime | None
     configuration: Mapping[str, Any] = field(default_factory=dict)
     page_size: int | None = None
+    name: str = ""
+    values: Mapping[str, str] = field(default_factory=dict)
+    skip: frozenset[str] = frozenset()
 
 
 class CursorExpired(Exception):

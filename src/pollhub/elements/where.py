@@ -233,13 +233,24 @@ def render(expression: Expression) -> str:
 
 
 def field_value(obj: Any, path: str) -> Any:
-    """The value at a dotted path (``metadata.updateTime``), or None."""
-    value = obj
-    for part in path.split("."):
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(part)
-    return value
+    """The value at a dotted path (``metadata.updateTime``, ``sources.0.updateTime``), or
+    None. A key that itself holds dots (``@odata.nextLink``) is found whole."""
+    if not path:
+        return obj
+    if isinstance(obj, Mapping):
+        if path in obj:
+            return obj[path]
+        for at in (i for i, char in enumerate(path) if char == "."):
+            if path[:at] in obj:
+                found = field_value(obj[path[:at]], path[at + 1 :])
+                if found is not None:
+                    return found
+        return None
+    if isinstance(obj, list):
+        head, _, rest = path.partition(".")
+        if head.isdigit() and int(head) < len(obj):
+            return field_value(obj[int(head)], rest)
+    return None
 
 
 def _as_date(value: Any) -> datetime | None:

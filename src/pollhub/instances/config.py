@@ -13,13 +13,20 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from pollhub.db import configuration as keys
 from pollhub.elements.base import Element
 from pollhub.elements.definition import ElementDefinition
 from pollhub.errors import BadRequest
-from pollhub.polling.config import PollerResource, decode_json_string, refresh_seconds
+from pollhub.polling.config import (
+    PollerResource,
+    decode_json_string,
+    parse_legacy_urls,
+    refresh_seconds,
+)
+from pollhub.polling.plan import check_resource
 
 MASK = "********"
 # Keys the platform itself treats as secret; any extra key that looks secret is kept secret too.
@@ -58,6 +65,24 @@ class InstanceConfiguration(BaseModel):
     docushare_domain: str | None = Field(default=None, alias="docushare.domain")
     # Webhook elements: fetch each changed object so ``raw`` carries it, as polling does.
     fetch_objects: bool = Field(default=False, alias=keys.FETCH_OBJECTS)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_poller_urls(cls, data: Any) -> Any:
+        # Cloud Elements migrated the pipe form to the JSON form; so do we, when written.
+        if not isinstance(data, dict) or "event.poller.urls" not in data:
+            return data
+        data = dict(data)
+        urls = data.pop("event.poller.urls")
+        if urls in (None, ""):
+            return data  # Cloud Elements' own provisioner clears it this way
+        if not isinstance(urls, str):
+            raise ValueError("'event.poller.urls' must be a string of resource|url|… lines")
+        try:
+            data["event.poller.configuration"] = parse_legacy_urls(urls)
+        except ValueError as exc:
+            raise ValueError(f"'event.poller.urls': {exc}") from None
+        return data
 
     @field_validator("vendor_type", mode="before")
     @classmethod
@@ -149,13 +174,13 @@ def _check_against_element(element: Element, config: InstanceConfiguration) -> N
                 f"configuration 'event.poller.configuration': {element.key} receives "
                 "webhooks and does not poll"
             )
-        pollable = element.pollable_paths()
         for name, resource in config.poller_configuration.items():
-            if resource.path() not in pollable:
+            try:
+                check_resource(element, resource)
+            except ValueError as exc:
                 raise BadRequest(
-                    f"configuration 'event.poller.configuration.{name}.url': {element.key} "
-                    f"cannot poll '{resource.path()}'; it can poll {', '.join(sorted(pollable))}"
-                )
+                    f"configuration 'event.poller.configuration.{name}.url': {exc}"
+                ) from None
 
 
 def _check_declared_keys(definition: ElementDefinition, config: InstanceConfiguration) -> None:

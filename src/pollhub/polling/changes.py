@@ -14,6 +14,7 @@ from typing import Any
 
 from pollhub.changes.verdicts import Seen, Verdict, classify, digest
 from pollhub.elements.reading import ProviderChange
+from pollhub.elements.where import field_value
 from pollhub.polling.config import DatesConfiguration
 from pollhub.polling.dates import parse_provider_date
 
@@ -28,16 +29,6 @@ class ObjectDates:
 
     created: datetime | None
     updated: datetime | None
-
-
-def field_value(raw: Any, path: str) -> Any:
-    """The value at a dotted path (``metadata.updateTime``), or None."""
-    value = raw
-    for part in path.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
 
 
 def object_id(change: ProviderChange, id_field: str) -> str:

@@ -1,18 +1,21 @@
 """The poller configuration language: ``event.poller.configuration`` (CONTRACT section 4).
 
 It maps a resource name (which becomes the events' ``objectType``) to how that resource
-is read: a hub ``url`` (date placeholders allowed), the ``idField`` and the date fields.
-Unknown keys are kept, because Cloud Elements clients send many.
+is read: a hub ``url`` (date placeholders and a ``where`` clause allowed), the ``idField``,
+the date fields and the filtering keys. The legacy ``event.poller.urls`` converts to it.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pollhub.polling.dates import validate_date_format, validate_url_template
+from pollhub.elements import where
+from pollhub.polling.dates import render_url, validate_date_format, validate_url_template
 from pollhub.polling.timezones import resolve_timezone
 from pollhub.settings import get_settings
 
@@ -20,7 +23,7 @@ from pollhub.settings import get_settings
 class DatesConfiguration(BaseModel):
     """Where a resource's updated and created dates are and how to read them."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
 
     updatedDateField: str = ""
     updatedDateFormat: str = ""
@@ -40,9 +43,10 @@ class DatesConfiguration(BaseModel):
 
 
 class PollerResource(BaseModel):
-    """How one resource is polled."""
+    """How one resource is polled: every key Cloud Elements documented, each with its effect
+    (reference ``cloud_elements.md`` section 3.2). An unknown key is refused, naming it."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     url: str = Field(min_length=1)
     idField: str = ""
@@ -50,7 +54,23 @@ class PollerResource(BaseModel):
     pageSize: int | None = Field(default=None, gt=0, le=1000)
     pollDelay: float | None = Field(default=None, ge=0)
     createdCheckTolerance: float | None = Field(default=None, ge=0)
-    filterByUpdatedDate: bool | None = None
+    filterByUpdatedDate: bool | None = Field(
+        default=None, validation_alias=AliasChoices("filterByUpdatedDate", "filterByUpdateDate")
+    )
+    filterByCurrentDate: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resource_level_timezone(cls, data: Any) -> Any:
+        # One Cloud Elements example puts updatedDateTimezone beside the url: read it as
+        # the datesConfiguration's.
+        if isinstance(data, dict) and "updatedDateTimezone" in data:
+            data = dict(data)
+            zone = data.pop("updatedDateTimezone")
+            dates = dict(data.get("datesConfiguration") or {})
+            dates.setdefault("updatedDateTimezone", zone)
+            data["datesConfiguration"] = dates
+        return data
 
     @field_validator("url")
     @classmethod
@@ -58,11 +78,68 @@ class PollerResource(BaseModel):
         if not url.startswith("/"):
             raise ValueError("must be a hub path starting with '/', e.g. /hubs/documents/events")
         validate_url_template(url)
+        query = parse_qs(urlsplit(url).query, keep_blank_values=True)
+        if unknown := sorted(set(query) - {"where"}):
+            raise ValueError(
+                f"query parameter '{unknown[0]}' is not supported; a poller url takes 'where' "
+                "(use the pageSize key for the page size)"
+            )
+        if "where" in query:
+            if len(query["where"]) > 1:
+                raise ValueError("'where' is given more than once")
+            sample = datetime(2000, 1, 1, tzinfo=UTC)
+            try:
+                where.parse(render_url(query["where"][0], sample, sample))
+            except where.WhereError as exc:
+                raise ValueError(f"where clause: {exc}") from None
         return url
 
     def path(self) -> str:
         """The URL without its query string."""
         return self.url.split("?", 1)[0]
+
+    def where_clause(self, since: datetime, now: datetime) -> str | None:
+        """The ``where`` parameter with its placeholders rendered, or None."""
+        query = parse_qs(urlsplit(self.url).query, keep_blank_values=True)
+        return render_url(query["where"][0], since, now) if "where" in query else None
+
+    def where_template(self) -> str | None:
+        """The ``where`` parameter as written (placeholders unrendered), or None."""
+        query = parse_qs(urlsplit(self.url).query, keep_blank_values=True)
+        return query["where"][0] if "where" in query else None
+
+
+def parse_legacy_urls(text: str) -> dict[str, dict[str, Any]]:
+    """``event.poller.urls`` (one ``resource|url|xPathFilter|updatedDateField|…`` line per
+    resource) as the JSON form; Cloud Elements migrated it the same way. Raises ValueError."""
+    fields = [
+        "updatedDateField",
+        "updatedDateFormat",
+        "updatedDateTimezone",
+        "createdDateField",
+        "createdDateFormat",
+        "createdDateTimezone",
+    ]
+    converted: dict[str, dict[str, Any]] = {}
+    for number, line in enumerate(text.replace("\\n", "\n").splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [part.strip() for part in line.split("|")]
+        if len(parts) < 2 or not parts[0] or not parts[1].startswith("/"):
+            raise ValueError(f"line {number}: expected resource|/hubs/…url|…")
+        if len(parts) > 9:
+            raise ValueError(f"line {number}: more than 9 '|'-separated fields")
+        name, url = parts[0], parts[1]
+        if len(parts) > 2 and parts[2]:
+            raise ValueError(f"line {number}: an xPathFilter is not supported; use a where clause")
+        dates = {key: value for key, value in zip(fields, parts[3:], strict=False) if value}
+        entry: dict[str, Any] = {"url": url, "idField": "id"}
+        if dates:
+            entry["datesConfiguration"] = dates
+        converted[name] = entry
+    if not converted:
+        raise ValueError("names no resource")
+    return converted
 
 
 def refresh_seconds(minutes: float) -> float:

@@ -18,7 +18,6 @@ import random
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -36,12 +35,13 @@ from pollhub.elements.http import (
     ProviderThrottled,
     ProviderUnauthorized,
 )
-from pollhub.elements.reading import CursorExpired, ReadRequest, ReadResult
+from pollhub.elements.reading import CursorExpired, ReadResult
 from pollhub.oauth.tokens import InstanceInvalid, TokenKeeper, fresh_token
 from pollhub.polling import metrics, schedule
 from pollhub.polling.changes import classify_change, object_dates, object_id
 from pollhub.polling.config import PollerResource, refresh_seconds
-from pollhub.polling.dates import render_url
+from pollhub.polling.fetch import PollInput, read_resource
+from pollhub.polling.plan import skipped_parents
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,37 @@ class Target:
     interval: timedelta
     configuration: dict[str, Any]
     access_token: str | None  # None: expiring, get one from the TokenKeeper
+    skip: frozenset[str] = frozenset()  # parent objects another resource polls by name
+
+
+@dataclass(frozen=True)
+class StoredCursor:
+    """``poll_states.cursor``: the url it belongs to, the first poll, the feed's cursor.
+
+    A cursor stored for another url (the resource's url or filter was changed) is not
+    this resource's: the poll starts a fresh baseline.
+    """
+
+    feed: dict[str, Any] | None
+    first_poll: datetime | None
+    fresh: bool  # the configuration changed since the cursor was stored
+
+    @classmethod
+    def load(cls, stored: dict[str, Any] | None, url: str) -> StoredCursor:
+        """Unwrap what the poll state holds (a bare feed cursor from older versions too)."""
+        if stored is None:
+            return cls(None, None, False)
+        if "feed" not in stored:
+            return cls(stored, None, False)
+        if stored.get("url") != url:
+            return cls(None, None, True)
+        first = stored.get("firstPoll")
+        return cls(stored["feed"], datetime.fromisoformat(first) if first else None, False)
+
+    @staticmethod
+    def dump(url: str, first_poll: datetime, feed: dict[str, Any]) -> dict[str, Any]:
+        """What to store after a successful poll."""
+        return {"url": url, "firstPoll": first_poll.isoformat(), "feed": feed}
 
 
 @dataclass(frozen=True)
@@ -116,19 +147,22 @@ async def _poll(ctx: PollContext, claim: schedule.Claim) -> str:
         return await _close_failed(ctx, claim, Failure("skipped", "instance not pollable"), None)
     extra = {"instance": claim.instance_id, "resource": claim.resource}
     outcome: ReadResult | Failure
+    poll: PollInput | None = None
+    resynced = False
     try:
-        outcome, resynced = await _read(ctx, target, claim, started)
+        outcome, resynced, poll = await _read(ctx, target, claim, started)
     except InstanceInvalid as exc:
-        outcome, resynced = Failure("invalid", str(exc)), False
+        outcome = Failure("invalid", str(exc))
     except ProviderThrottled as exc:
-        outcome, resynced = Failure("throttled", str(exc), exc.retry_after), False
+        outcome = Failure("throttled", str(exc), exc.retry_after)
     except ProviderError as exc:
-        outcome, resynced = Failure("provider error", str(exc)), False
+        outcome = Failure("provider error", str(exc))
     if isinstance(outcome, Failure):
         log.warning("poll failed: %s", outcome.error, extra=extra)
         result = await _close_failed(ctx, claim, outcome, target)
     else:
-        result = await _close_succeeded(ctx, claim, target, outcome, started, resynced)
+        assert poll is not None  # set with every ReadResult
+        result = await _close_succeeded(ctx, claim, target, outcome, poll, resynced)
         log.debug("poll done: %s", result, extra=extra)  # thousands a minute: not INFO
     metrics.POLLS.labels(target.element.key, result.split(":")[0]).inc()
     metrics.POLL_SECONDS.observe((clock.now() - started).total_seconds())
@@ -145,8 +179,13 @@ def _target(claim: schedule.Claim) -> Target | None:
     if element is None or entry is None:
         return None
     resource = PollerResource.model_validate(entry)
-    if resource.path() not in element.pollable_paths():
+    if element.find_resource(resource.path(), objects=False) is None:
         return None
+    skip: frozenset[str] = frozenset()
+    if "{" in resource.path():  # a fan-out leaves out what other resources poll by name
+        entries = config.poller_configuration
+        resources = {name: PollerResource.model_validate(e) for name, e in entries.items()}
+        skip = skipped_parents(element, resources, claim.resource)
     return Target(
         instance_id=instance.id,
         element=element,
@@ -155,41 +194,44 @@ def _target(claim: schedule.Claim) -> Target | None:
         interval=timedelta(seconds=refresh_seconds(config.refresh_minutes)),
         configuration=dict(config.values),
         access_token=fresh_token(instance),
+        skip=skip,
     )
 
 
 async def _read(
     ctx: PollContext, target: Target, claim: schedule.Claim, started: datetime
-) -> tuple[ReadResult, bool]:
-    rendered = urlsplit(render_url(target.resource.url, claim.last_success_at or started, started))
-    request = ReadRequest(
-        path=target.resource.path(),
-        query=dict(parse_qsl(rendered.query)),
-        cursor=claim.cursor,
-        since=claim.last_success_at,
+) -> tuple[ReadResult, bool, PollInput]:
+    stored = StoredCursor.load(claim.cursor, target.resource.url)
+    poll = PollInput(
+        element=target.element,
+        name=target.name,
+        resource=target.resource,
         configuration=target.configuration,
-        page_size=target.resource.pageSize,
+        cursor=stored.feed,
+        last_success=None if stored.fresh else claim.last_success_at,
+        first_poll=stored.first_poll,
+        started=started,
+        skip=target.skip,
     )
     try:
-        return await _read_with_token(ctx, target, request), False
+        return await _read_with_token(ctx, target, poll), False, poll
     except CursorExpired as exc:
         log.warning(
             "cursor expired, resynchronising: %s",
             exc,
             extra={"instance": target.instance_id, "resource": target.name},
         )
-        return await _read_with_token(ctx, target, replace(request, cursor=None)), True
+        return await _read_with_token(ctx, target, replace(poll, cursor=None)), True, poll
 
 
-async def _read_with_token(ctx: PollContext, target: Target, request: ReadRequest) -> ReadResult:
-    reader = target.element.reader_for(request.path)
+async def _read_with_token(ctx: PollContext, target: Target, poll: PollInput) -> ReadResult:
     token = target.access_token or await ctx.tokens.access_token(target.instance_id)
     try:
-        return await reader(ProviderApi(ctx.http, token), request)
+        return await read_resource(ProviderApi(ctx.http, token), poll)
     except ProviderUnauthorized:
         # The token may have been revoked or expired early: refresh once and try again.
         token = await ctx.tokens.access_token(target.instance_id, stale=token)
-        return await reader(ProviderApi(ctx.http, token), request)
+        return await read_resource(ProviderApi(ctx.http, token), poll)
 
 
 async def _close_succeeded(
@@ -197,30 +239,35 @@ async def _close_succeeded(
     claim: schedule.Claim,
     target: Target,
     read: ReadResult,
-    started: datetime,
+    poll: PollInput,
     resynced: bool,
 ) -> str:
+    started = poll.started
     async with ctx.sessionmaker() as session:
         state = await schedule.hold(session, claim, ctx.worker_id)
         if state is None:
             return "lease lost"
-        baseline = claim.cursor is None and not resynced
-        events = await _detect(
-            session, target, read, baseline=baseline, since=claim.last_success_at
-        )
+        baseline = poll.cursor is None and not resynced
+        if claim.cursor is not None and poll.cursor is None and not resynced:
+            # The url or filter changed: what was remembered belongs to another resource.
+            await Memory.forget(session, target.instance_id, target.name)
+        events = await _detect(session, target, read, baseline=baseline, since=poll.last_success)
         # Most polls find nothing: the instance row (and its secrets) is only read to write
         # callbacks. Its poll state row is locked, so it cannot be deleted meanwhile.
         instance = await session.get(Instance, claim.instance_id) if events else None
         if instance is not None:
-            await enqueue_polled_changes(
-                session,
-                instance,
-                hub_key=target.element.hub,
-                object_type=target.name,
-                events=events,
-                poll_date=started,
-            )
-        state.cursor = read.cursor
+            for object_type, batch in _by_object_type(events):
+                await enqueue_polled_changes(
+                    session,
+                    instance,
+                    hub_key=target.element.hub,
+                    object_type=object_type,
+                    events=batch,
+                    poll_date=started,
+                )
+        state.cursor = StoredCursor.dump(
+            target.resource.url, poll.first_poll or started, read.cursor
+        )
         state.last_success_at = started
         result = "baseline" if baseline else f"ok: {len(events)} changes"
         if resynced:
@@ -232,6 +279,13 @@ async def _close_succeeded(
     for event in events:
         metrics.CHANGES.labels(target.element.key, event.event_type).inc()
     return result
+
+
+def _by_object_type(events: list[ChangeEvent]) -> list[tuple[str, list[ChangeEvent]]]:
+    groups: dict[str, list[ChangeEvent]] = {}
+    for event in events:
+        groups.setdefault(event.object_type, []).append(event)
+    return list(groups.items())
 
 
 async def _detect(
@@ -261,8 +315,9 @@ async def _detect(
         memory.remember(session, identifier, verdict.fingerprint, verdict.deleted)
         if verdict.event_type:
             date = dates.updated or dates.created or clock.now()
+            object_type = change.object_type or target.name
             events.append(
-                ChangeEvent(verdict.event_type, identifier, target.name, date, change.raw)
+                ChangeEvent(verdict.event_type, identifier, object_type, date, change.raw)
             )
     if read.complete and not baseline:
         # A full enumeration after a lost cursor: what we knew of and no longer exists was

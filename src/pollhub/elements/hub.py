@@ -1,0 +1,174 @@
+"""One hub call, as the hub API and the poller both make it.
+
+:func:`plan_call` resolves a hub path and a ``where`` clause against an element's
+resources: which resource, which ``{placeholder}`` values, what the provider is asked to
+filter and what is left to apply to the fetched objects. :func:`list_objects` runs it to
+the end (fanning a literal ``{placeholder}`` out over the parent resource) and
+:func:`list_page` one page at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pollhub.elements import where
+from pollhub.elements.base import Element
+from pollhub.elements.http import ProviderApi
+from pollhub.elements.listing import Page, fetch_all, fetch_object, fetch_page, list_call
+from pollhub.elements.resources import ResourceDefinition, ResourceMatch, unfilled
+
+
+class HubPathError(ValueError):
+    """The path names no resource of the element, or the call cannot be made as asked."""
+
+
+@dataclass(frozen=True)
+class HubCall:
+    """A hub call resolved against one element."""
+
+    element: Element
+    match: ResourceMatch
+    expression: where.Expression | None
+    translation: where.Translation
+
+    @property
+    def definition(self) -> ResourceDefinition:
+        """The resource's definition."""
+        return self.match.definition
+
+    def fan_out(self) -> list[str]:
+        """Placeholders to fill from the parent resource's objects."""
+        return unfilled(self.match.values)
+
+    def describe(self) -> dict[str, Any]:
+        """What is sent to the provider and what is applied to fetched objects."""
+        return {
+            "resource": self.match.key,
+            "where": where.render(self.expression) if self.expression else None,
+            "sentToProvider": [where.render(c) for c in self.translation.sent],
+            "providerParameters": self.translation.params,
+            "appliedToFetchedObjects": where.render(self.translation.residual)
+            if self.translation.residual
+            else None,
+            "fanOut": self.fan_out(),
+        }
+
+
+def plan_call(
+    element: Element, path: str, where_text: str | None, *, objects: bool = False
+) -> HubCall:
+    """Resolve ``path`` (``/hubs/{hub}/…`` or the part under the hub) and ``where``;
+    raises :class:`HubPathError` or :class:`~pollhub.elements.where.WhereError`."""
+    match = element.find_resource(path, objects=objects)
+    if match is None:
+        known = ", ".join(element.hub_prefix() + key for key in sorted(element.hub_resources))
+        raise HubPathError(f"{element.key} has no resource at '{path}'; it has {known or 'none'}")
+    expression = where.parse(where_text) if where_text else None
+    return HubCall(element, match, expression, match.definition.translate(expression))
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One fetched object and the placeholder values of the list it came from."""
+
+    obj: dict[str, Any]
+    values: Mapping[str, str] = field(default_factory=dict)
+
+
+async def parent_values(
+    api: ProviderApi,
+    call: HubCall,
+    configuration: Mapping[str, Any],
+    skip: frozenset[str] = frozenset(),
+) -> list[str]:
+    """The values a fanned-out placeholder takes: the parent resource's objects' field,
+    without those in ``skip`` (an alias such as ``primary`` skips the object it names)."""
+    parent = call.definition.parent
+    if parent is None or parent.placeholder not in call.fan_out():
+        raise HubPathError(f"'{call.match.key}' cannot be read for every parent object")
+    definition = call.element.hub_resources.get(parent.resource)
+    if definition is None:
+        raise HubPathError(f"parent resource '{parent.resource}' is not defined")
+    request = list_call(
+        definition, base=call.element.base_url, values={}, configuration=configuration
+    )
+    found = []
+    for obj in await fetch_all(api, request):
+        value = where.field_value(obj, parent.field)
+        aliased = any(alias in skip and obj.get(flag) for alias, flag in parent.aliases.items())
+        if value is not None and str(value) not in skip and not aliased:
+            found.append(str(value))
+    return found
+
+
+async def list_objects(
+    api: ProviderApi,
+    call: HubCall,
+    configuration: Mapping[str, Any],
+    *,
+    page_size: int | None = None,
+    skip: frozenset[str] = frozenset(),
+) -> list[Listed]:
+    """Every object the call names, the where clause applied, across every parent object
+    for a fanned-out placeholder."""
+    value_sets: list[dict[str, str]] = [dict(call.match.values)]
+    for placeholder in call.fan_out():
+        parents = await parent_values(api, call, configuration, skip)
+        value_sets = [{**base, placeholder: value} for base in value_sets for value in parents]
+    listed: list[Listed] = []
+    for values in value_sets:
+        request = list_call(
+            call.definition,
+            base=call.element.base_url,
+            values=values,
+            configuration=configuration,
+            params=call.translation.params,
+            page_size=page_size,
+        )
+        for obj in await fetch_all(api, request):
+            if where.matches(call.translation.residual, obj):
+                listed.append(Listed(obj, values))
+    return listed
+
+
+async def list_page(
+    api: ProviderApi,
+    call: HubCall,
+    configuration: Mapping[str, Any],
+    *,
+    page_size: int | None = None,
+    token: str | None = None,
+) -> Page:
+    """One page of the call (the where clause applied to it); a fanned-out placeholder
+    is refused: name one parent."""
+    if call.fan_out():
+        raise HubPathError(f"name one {', '.join(call.fan_out())} to list '{call.match.key}'")
+    request = list_call(
+        call.definition,
+        base=call.element.base_url,
+        values=call.match.values,
+        configuration=configuration,
+        params=call.translation.params,
+        page_size=page_size,
+    )
+    page = await fetch_page(api, request, token)
+    kept = [obj for obj in page.objects if where.matches(call.translation.residual, obj)]
+    return Page(kept, page.next_token)
+
+
+async def get_object(
+    api: ProviderApi, element: Element, match: ResourceMatch, configuration: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The one object a ``…/{id}`` hub path names."""
+    if match.object_id is None:
+        raise HubPathError("the path names a list, not one object")
+    return await fetch_object(
+        api,
+        match.definition,
+        base=element.base_url,
+        values=match.values,
+        configuration=configuration,
+        object_id=match.object_id,
+    )
