@@ -233,9 +233,11 @@ async def _insert_instances(database_url: str, grant: Grant, args: argparse.Name
     from pollhub.clock import clock
     from pollhub.db.engine import create_engine, create_sessionmaker
     from pollhub.db.models import Instance, Organization, User
-    from pollhub.elements.onedrive import ELEMENT
+    from pollhub.elements import get_element
     from pollhub.tenancy.secrets import hash_secret, new_secret
 
+    element = get_element("onedrivev2")
+    assert element is not None
     now = clock.now()
     engine = create_engine(database_url)
     async with create_sessionmaker(engine)() as session:
@@ -264,7 +266,7 @@ async def _insert_instances(database_url: str, grant: Grant, args: argparse.Name
             "event.notification.callback.url": "http://127.0.0.1:9/never-called",
             "event.vendor.type": "polling",
             "event.poller.refresh_interval": args.interval_minutes,
-            "event.poller.configuration": ELEMENT.default_poller_configuration(),
+            "event.poller.configuration": element.default_poller_configuration(),
         }
         secrets = {
             "oauth.api.key": CLIENT_ID,
@@ -280,7 +282,7 @@ async def _insert_instances(database_url: str, grant: Grant, args: argparse.Name
                 {
                     "organization_id": org_ids[owner],
                     "user_id": user_ids[owner],
-                    "element_key": ELEMENT.key,
+                    "element_key": element.key,
                     "name": f"bench drive {i}",
                     "tags": ["bench"],
                     "token": token,

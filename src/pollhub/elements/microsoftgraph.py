@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pollhub.elements.base import Element
 from pollhub.elements.http import ProviderApi, ProviderError, ProviderNotFound
 from pollhub.elements.reading import ChangeKind, ProviderChange
 from pollhub.elements.urls import provider_url
@@ -248,15 +247,5 @@ def _graph_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
 
 
-ELEMENT = Element(
-    key="microsoftgraph",
-    name="Microsoft Graph",
-    hub="general",
-    event_mechanism="webhook",
-    description="Calendar events (and other Graph resources) by Graph change notifications.",
-    authorization_url="https://login.microsoftonline.com/common/oauth2/v2.0/authorize",
-    token_url="https://login.microsoftonline.com/common/oauth2/v2.0/token",
-    default_scope="Calendars.Read offline_access",
-    authorization_params={"response_mode": "query"},
-    webhooks=GraphWebhooks(),
-)
+# The webhook mechanics its definition file (definitions/microsoftgraph.json) refers to.
+WEBHOOKS = GraphWebhooks()
