@@ -121,6 +121,7 @@ async def test_a_key_already_taken_is_a_409(
             "resources.tickets.pagination",
         ),
         ({"resources": {"tickets": {"path": "/t", "changeFeed": "delta"}}}, "changeFeed"),
+        ({"eventMechanisms": ["webhook"]}, "eventMechanisms"),
     ],
 )
 async def test_a_malformed_definition_is_a_400_naming_the_field(

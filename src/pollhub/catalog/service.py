@@ -124,7 +124,12 @@ async def _custom(session: AsyncSession, organization_id: int, key: str) -> Cust
 
 
 def _data_only(definition: ElementDefinition) -> None:
-    # Change feeds are Python capabilities of built-in elements; a custom element is data.
+    # Change feeds and webhooks are Python capabilities of built-in elements; a custom
+    # element is data, polled through its lists.
+    if "webhook" in definition.eventMechanisms:
+        raise BadRequest(
+            "'eventMechanisms': a custom element is polled; webhooks need a built-in capability"
+        )
     for name, resource in definition.resources.items():
         if resource.changeFeed is not None:
             raise BadRequest(

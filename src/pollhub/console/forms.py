@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 from starlette.datastructures import FormData
@@ -44,6 +44,26 @@ def config_field_id(key: str) -> str:
     return "config-" + re.sub(r"[^a-z0-9]+", "-", key.lower())
 
 
+class AskedKey(NamedTuple):
+    """A configuration key the connect form asks for."""
+
+    key: str
+    label: str
+    secret: bool
+    required: bool
+
+
+def asked_keys(element: Element) -> list[AskedKey]:
+    """The configuration keys to ask for before connecting: those an element's definition
+    declares (an API key, a site), else the ones it requires."""
+    if element.definition is not None:
+        return [
+            AskedKey(e.key, e.label or e.key, e.secret, e.required)
+            for e in element.definition.configuration
+        ]
+    return [AskedKey(key, key, False, True) for key in element.required_configuration]
+
+
 def text(form: FormData, name: str) -> str:
     """A text field, stripped; absent is empty."""
     value = form.get(name)
@@ -67,18 +87,19 @@ class ConnectForm:
             client_secret=text(form, "client_secret"),
             scope=text(form, "scope") or element.default_scope,
             configuration={
-                key: text(form, config_field_id(key)) for key in element.required_configuration
+                asked.key: text(form, config_field_id(asked.key)) for asked in asked_keys(element)
             },
         )
 
-    def as_configuration(self) -> dict[str, Any]:
+    def as_configuration(self, element: Element) -> dict[str, Any]:
         """The instance configuration this much of the form gives."""
-        return {
+        oauth = {
             "oauth.api.key": self.client_id,
             "oauth.api.secret": self.client_secret,
             "oauth.scope": self.scope,
-            **{k: v for k, v in self.configuration.items() if v},
         }
+        given = {k: v for k, v in self.configuration.items() if v}
+        return {**oauth, **given} if element.uses_oauth else given
 
 
 @dataclass
@@ -153,11 +174,14 @@ class CreateForm:
     ) -> tuple[InstanceCreate | None, Errors]:
         """The ``POST /instances`` body this form means, or the fields it cannot parse."""
         errors: Errors = {}
-        configuration: dict[str, Any] = {
+        oauth = {
             "oauth.api.key": pending.client_id,
             "oauth.api.secret": pending.client_secret,
             "oauth.callback.url": pending.redirect_uri,
             "oauth.scope": pending.scope,
+        }
+        configuration: dict[str, Any] = {
+            **(oauth if element.uses_oauth else {}),
             **pending.configuration,
             "event.notification.enabled": self.events_enabled,
         }
@@ -171,7 +195,7 @@ class CreateForm:
             configuration[_POLLER] = self._poller_configuration(errors)
         body = {
             "element": {"key": element.key},
-            "providerData": {"code": pending.code},
+            "providerData": {"code": pending.code} if element.uses_oauth else None,
             "configuration": configuration,
             "tags": [t.strip() for t in self.tags.split(",") if t.strip()],
             "name": self.name,
@@ -223,6 +247,6 @@ def _field_for_key(key: str, element: Element) -> str | None:
         for i, resource in enumerate(element.resources):
             if rest == resource.name or rest.startswith(f"{resource.name}."):
                 return f"resource-{i}"
-    if key in element.required_configuration:
+    if key in {asked.key for asked in asked_keys(element)}:
         return config_field_id(key)
     return _FIELD_BY_KEY.get(key)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from pollhub.catalog.service import elements_of
 from pollhub.deps import SessionDep
 from pollhub.elements import catalog
 from pollhub.errors import BadRequest, Unauthorized
@@ -64,9 +65,11 @@ async def sign_out(request: Request, console: ConsoleSessionDep) -> Response:
 
 
 @router.get("/elements")
-async def elements_page(request: Request, _caller: CallerDep) -> Response:
-    """The catalog: each element and how it delivers events."""
-    return render(request, "elements.html", {"elements": list(catalog().values())})
+async def elements_page(request: Request, db: SessionDep, caller: CallerDep) -> Response:
+    """The catalog: each element and how it delivers events, the organization's own too."""
+    elements = await elements_of(db, caller.organization_id)
+    context = {"elements": elements, "builtin_keys": set(catalog())}
+    return render(request, "elements.html", context)
 
 
 @router.get("/instances")

@@ -11,8 +11,12 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from pollhub.elements.base import Element
+from pollhub.elements.base import Element, PollableResource
 from pollhub.elements.definition import ElementDefinition, OAuth2Authentication
+from pollhub.elements.resources import ResourceDefinition
+
+# A where-clause value for "after the last poll", in the resource's own date format.
+_DEFAULT_DATE_FORMAT = "yyyy-MM-dd'T'HH:mm:ss'Z'"
 
 
 def custom_element(definition: Mapping[str, Any]) -> Element:
@@ -40,5 +44,46 @@ def element_from_definition(definition: ElementDefinition) -> Element:
         default_scope=oauth.scope if oauth else "",
         authorization_params=dict(oauth.authorizationParameters) if oauth else {},
         required_configuration=tuple(e.key for e in definition.configuration if e.required),
+        resources=_pollable(definition),
+        base_url=definition.baseUrl,
+        hub_resources=dict(definition.resources),
         definition=definition,
     )
+
+
+def _pollable(definition: ElementDefinition) -> tuple[PollableResource, ...]:
+    """The default ``event.poller.configuration``: as the definition gives it, else every
+    resource with its dates and, where ``filters`` can send it, a where-clause on its
+    updated date (CONTRACT section 7)."""
+    if definition.defaultPollerConfiguration is not None:
+        return tuple(
+            PollableResource(
+                name=name,
+                url=str(entry.get("url", f"/hubs/{definition.hub}/{name}")),
+                id_field=str(entry.get("idField", definition.resources[name].idField)),
+                dates=entry.get("datesConfiguration"),
+                description=definition.resources[name].description,
+            )
+            for name, entry in definition.defaultPollerConfiguration.items()
+        )
+    return tuple(
+        PollableResource(
+            name=name,
+            url=f"/hubs/{definition.hub}/{name}{_updated_since(resource)}",
+            id_field=resource.idField,
+            dates=resource.datesConfiguration,
+            description=resource.description,
+        )
+        for name, resource in definition.resources.items()
+    )
+
+
+def _updated_since(resource: ResourceDefinition) -> str:
+    dates = resource.datesConfiguration or {}
+    field = dates.get("updatedDateField")
+    operators = resource.filters.get(field, {}) if field else {}
+    operator = next((op for op in (">", ">=") if op in operators), None)
+    if field is None or operator is None:
+        return ""
+    date_format = dates.get("updatedDateFormat") or _DEFAULT_DATE_FORMAT
+    return f"?where={field}{operator}'${{gmtDate:{date_format}}}'"

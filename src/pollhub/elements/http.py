@@ -50,9 +50,20 @@ class ProviderResponse:
 class ProviderApi:
     """Calls one provider's JSON API on behalf of one instance."""
 
-    def __init__(self, client: httpx.AsyncClient, access_token: str) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        access_token: str | None = None,
+        *,
+        auth: httpx.Auth | None = None,
+    ) -> None:
+        """Authenticate with an OAuth ``access_token``, or with ``auth`` (an API key,
+        basic credentials), or not at all."""
         self._client = client
-        self._headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+        self._headers = {"Accept": "application/json"}
+        if access_token is not None:
+            self._headers["Authorization"] = f"Bearer {access_token}"
+        self._auth = auth
 
     async def get_json(self, url: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """GET ``url`` and return its JSON object, or raise a typed :class:`ProviderError`."""
@@ -95,7 +106,13 @@ class ProviderApi:
     ) -> httpx.Response:
         try:
             response = await self._client.request(
-                method, url, params=params, json=json, headers=self._headers
+                method,
+                url,
+                # An empty dict would replace the URL's own query (a next-page link's).
+                params=params or None,
+                json=json,
+                headers=self._headers,
+                auth=self._auth,
             )
         except httpx.TimeoutException as exc:
             raise ProviderError(f"timed out calling {_where(url)}") from exc

@@ -12,11 +12,13 @@ def provider_url(url: str) -> str:
 
     With ``POLLHUB_SANDBOX`` on, ``https://HOST/PATH?Q`` becomes
     ``{POLLHUB_PUBLIC_URL}/sandbox/HOST/PATH?Q``; otherwise the URL is returned unchanged.
-    Element code calls this and never knows whether the sandbox is there.
+    Element code calls this and never knows whether the sandbox is there. Providers are
+    reached over HTTPS: a plain ``http://`` URL (the local test server a custom element
+    points at) is not a provider the sandbox simulates, and is called as it is.
     """
     settings = get_settings()
-    if not settings.sandbox:
-        return url
     parts = urlsplit(url)
+    if not settings.sandbox or parts.scheme != "https":
+        return url
     rewritten = f"{settings.public_url}/sandbox/{parts.netloc}{parts.path}"
     return f"{rewritten}?{parts.query}" if parts.query else rewritten

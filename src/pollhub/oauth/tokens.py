@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from pollhub.clock import clock
 from pollhub.db.configuration import ACCESS_TOKEN, REFRESH_TOKEN, StoredConfiguration
 from pollhub.db.models import Instance
-from pollhub.elements import get_element
+from pollhub.elements import element_of
 from pollhub.errors import BadRequest
 from pollhub.oauth.client import ClientApp, TokenSet, refresh_tokens
 
@@ -59,7 +59,7 @@ class TokenKeeper:
                 await session.commit()
 
     async def _refresh(self, session: AsyncSession, instance: Instance) -> str:
-        element = get_element(instance.element_key)
+        element = element_of(instance)
         config = StoredConfiguration.of(instance)
         if element is None or not config.refresh_token:
             return _invalidate(instance, "no refresh token: re-authenticate the instance")

@@ -27,8 +27,9 @@ from pollhub.clock import clock
 from pollhub.db.configuration import StoredConfiguration
 from pollhub.db.models import Instance, PollState
 from pollhub.delivery.outbox import ChangeEvent, enqueue_polled_changes
-from pollhub.elements import get_element
+from pollhub.elements import element_of
 from pollhub.elements.base import Element
+from pollhub.elements.credentials import MissingCredentials
 from pollhub.elements.http import (
     ProviderApi,
     ProviderError,
@@ -36,6 +37,7 @@ from pollhub.elements.http import (
     ProviderUnauthorized,
 )
 from pollhub.elements.reading import CursorExpired, ReadResult
+from pollhub.oauth.credentials import instance_credentials
 from pollhub.oauth.tokens import InstanceInvalid, TokenKeeper, fresh_token
 from pollhub.polling import metrics, schedule
 from pollhub.polling.changes import classify_change, object_dates, object_id
@@ -71,6 +73,8 @@ class Target:
     configuration: dict[str, Any]
     access_token: str | None  # None: expiring, get one from the TokenKeeper
     skip: frozenset[str] = frozenset()  # parent objects another resource polls by name
+    # An element without OAuth: the instance's API key or password, or None for none.
+    credentials: httpx.Auth | None = None
 
 
 @dataclass(frozen=True)
@@ -173,7 +177,7 @@ def _target(claim: schedule.Claim) -> Target | None:
     instance = claim.instance
     if not instance.events_enabled or not instance.valid:
         return None
-    element = get_element(instance.element_key)
+    element = element_of(instance)
     config = StoredConfiguration.of(instance)
     entry = config.poller_configuration.get(claim.resource)
     if element is None or entry is None:
@@ -186,6 +190,11 @@ def _target(claim: schedule.Claim) -> Target | None:
         entries = config.poller_configuration
         resources = {name: PollerResource.model_validate(e) for name, e in entries.items()}
         skip = skipped_parents(element, resources, claim.resource)
+    try:
+        credentials = None if element.uses_oauth else instance_credentials(element, instance)
+    except MissingCredentials as exc:  # the element's definition changed under the instance
+        log.warning("instance cannot authenticate: %s", exc, extra={"instance": instance.id})
+        return None
     return Target(
         instance_id=instance.id,
         element=element,
@@ -195,6 +204,7 @@ def _target(claim: schedule.Claim) -> Target | None:
         configuration=dict(config.values),
         access_token=fresh_token(instance),
         skip=skip,
+        credentials=credentials,
     )
 
 
@@ -225,6 +235,8 @@ async def _read(
 
 
 async def _read_with_token(ctx: PollContext, target: Target, poll: PollInput) -> ReadResult:
+    if not target.element.uses_oauth:
+        return await read_resource(ProviderApi(ctx.http, auth=target.credentials), poll)
     token = target.access_token or await ctx.tokens.access_token(target.instance_id)
     try:
         return await read_resource(ProviderApi(ctx.http, token), poll)
