@@ -27,6 +27,8 @@ SIGNATURE_KEY = "event.notification.signature.key"
 VENDOR_TYPE = "event.vendor.type"
 REFRESH_INTERVAL = "event.poller.refresh_interval"
 POLLER_CONFIGURATION = "event.poller.configuration"
+# The older pipe-separated form, converted to the JSON form when written.
+LEGACY_POLLER_URLS = "event.poller.urls"
 FETCH_OBJECTS = "event.notification.fetch.objects"
 EVENT_OBJECTS = "event.objects"
 SUBSCRIPTION_IDS = "event.notification.subscription.id"

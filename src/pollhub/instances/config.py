@@ -68,16 +68,16 @@ class InstanceConfiguration(BaseModel):
     @classmethod
     def _legacy_poller_urls(cls, data: Any) -> Any:
         # Cloud Elements migrated the pipe form to the JSON form; so do we, when written.
-        if not isinstance(data, dict) or "event.poller.urls" not in data:
+        if not isinstance(data, dict) or keys.LEGACY_POLLER_URLS not in data:
             return data
         data = dict(data)
-        urls = data.pop("event.poller.urls")
+        urls = data.pop(keys.LEGACY_POLLER_URLS)
         if urls in (None, ""):
             return data  # Cloud Elements' own provisioner clears it this way
         if not isinstance(urls, str):
             raise ValueError("'event.poller.urls' must be a string of resource|url|… lines")
         try:
-            data["event.poller.configuration"] = parse_legacy_urls(urls)
+            data[keys.POLLER_CONFIGURATION] = parse_legacy_urls(urls)
         except ValueError as exc:
             raise ValueError(f"'event.poller.urls': {exc}") from None
         return data
