@@ -6,7 +6,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./pollhub.db"
@@ -15,13 +15,20 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./pollhub.db"
 class Settings(BaseSettings):
     """pollhub's configuration; one instance per process, see :func:`get_settings`."""
 
-    model_config = SettingsConfigDict(env_prefix="POLLHUB_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="POLLHUB_", extra="ignore", populate_by_name=True)
 
     database_url: str = DEFAULT_DATABASE_URL
     secret_key: str | None = Field(default=None, repr=False)
     public_url: str = "http://127.0.0.1:8000"
     sandbox: bool = False
-    allow_private_callbacks: bool | None = None
+    # Outbound requests (callbacks, provider hosts from configuration) to loopback,
+    # private, link-local or metadata addresses; the older name is kept as an alias.
+    allow_private_addresses: bool | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "POLLHUB_ALLOW_PRIVATE_ADDRESSES", "POLLHUB_ALLOW_PRIVATE_CALLBACKS"
+        ),
+    )
     min_refresh_seconds: float = Field(default=60, gt=0)
     # Callback delivery (pollhub.delivery): per-attempt timeout, attempts in flight per
     # worker, retries after the first attempt (4^x s apart), and how long delivered
@@ -37,9 +44,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _defaults_that_depend_on_others(self) -> Settings:
         self.public_url = self.public_url.rstrip("/")
-        if self.allow_private_callbacks is None:
+        if self.allow_private_addresses is None:
             # The sandbox's providers and the demo's receiver live on this machine.
-            self.allow_private_callbacks = self.sandbox
+            self.allow_private_addresses = self.sandbox
         return self
 
     @property

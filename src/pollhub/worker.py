@@ -23,13 +23,13 @@ from datetime import timedelta
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from httpx_aiohttp import AiohttpTransport
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pollhub.clock import clock
 from pollhub.delivery.dispatcher import Dispatcher, default_worker_id
 from pollhub.delivery.service import prune_delivered
 from pollhub.oauth.tokens import TokenKeeper
+from pollhub.outbound.clients import fast_provider_client, provider_client
 from pollhub.polling import schedule
 from pollhub.polling.poller import PollContext, poll_resource
 from pollhub.webhooks import inbox, subscriptions
@@ -65,7 +65,7 @@ async def _keep_subscriptions(
     """Renew, re-create and catch up webhook subscriptions as they fall due, and fetch the
     objects of webhook events held in the inbox."""
     tokens = TokenKeeper(sessionmaker)
-    async with httpx.AsyncClient(timeout=PROVIDER_TIMEOUT) as http:
+    async with provider_client(timeout=PROVIDER_TIMEOUT) as http:
         while not stop.is_set():
             try:
                 await subscriptions.maintain(sessionmaker, tokens, http, worker_id)
@@ -123,9 +123,7 @@ class PollWorker:
         on their own if the process dies instead)."""
         # httpx's API on aiohttp's transport: several times the requests per second of
         # httpx's own pool on this hot path (reference/http-client-bench).
-        async with httpx.AsyncClient(
-            transport=AiohttpTransport(), timeout=PROVIDER_TIMEOUT
-        ) as http:
+        async with fast_provider_client(timeout=PROVIDER_TIMEOUT) as http:
             self._context = PollContext(
                 self._sessionmaker, TokenKeeper(self._sessionmaker), http, self.worker_id
             )

@@ -82,7 +82,7 @@ class Dispatcher:
         # Longer than any attempt can take, so a live worker never loses its lease.
         self._lease = timedelta(seconds=lease_seconds or timeout * 2 + LEASE_MARGIN_SECONDS)
         self._max_retries = settings.delivery_max_retries if max_retries is None else max_retries
-        allow = settings.allow_private_callbacks if allow_private is None else allow_private
+        allow = settings.allow_private_addresses if allow_private is None else allow_private
         self._sender = CallbackSender(
             timeout_seconds=timeout, allow_private=bool(allow), connections=self._concurrency
         )

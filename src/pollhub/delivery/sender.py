@@ -13,7 +13,8 @@ from datetime import datetime
 import aiohttp
 
 from pollhub.delivery.retry import parse_retry_after
-from pollhub.delivery.safety import CallbackRefused, GuardedResolver, check_literal_host
+from pollhub.outbound.connectors import guarded_connector
+from pollhub.outbound.policy import AddressRefused, connect_host, refusal_in
 
 _ERROR_SNIPPET = 300
 _READ_LIMIT = 64 * 1024
@@ -41,10 +42,9 @@ class CallbackSender:
 
     async def open(self) -> None:
         """Create the connection pool (needs a running event loop)."""
-        connector = aiohttp.TCPConnector(
-            limit=self._connections,
-            limit_per_host=0,
-            resolver=None if self._allow_private else GuardedResolver(),
+        # The address policy is checked on every socket connected (pollhub.outbound).
+        connector = guarded_connector(
+            allow_private=self._allow_private, limit=self._connections, limit_per_host=0
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -67,7 +67,7 @@ class CallbackSender:
         """POST ``body`` to ``url``; 2xx is delivered, anything else a failed attempt."""
         assert self._session is not None, "CallbackSender.open() first"
         try:
-            check_literal_host(url, allow_private=self._allow_private)
+            connect_host(url)  # not ASCII after IDNA, or not a DNS name: refused
             # Redirects are not followed: a 3xx would send a signed body to a host nobody
             # checked or configured.
             async with self._session.post(
@@ -75,16 +75,16 @@ class CallbackSender:
             ) as response:
                 content = await _read_some(response)
                 return _judge(response, content, now)
-        except CallbackRefused as exc:
-            return AttemptResult(ok=False, error=str(exc), refused=True)
+        except AddressRefused as exc:
+            return AttemptResult(ok=False, error=f"callback {exc}", refused=True)
         except TimeoutError:
             return AttemptResult(ok=False, error=f"timed out after {self._timeout_seconds:g} s")
         except aiohttp.InvalidURL as exc:
             return AttemptResult(ok=False, error=f"invalid callback URL: {exc}", refused=True)
         except (aiohttp.ClientError, OSError) as exc:
-            refused = _refusal_cause(exc)
+            refused = refusal_in(exc)
             if refused is not None:
-                return AttemptResult(ok=False, error=str(refused), refused=True)
+                return AttemptResult(ok=False, error=f"callback {refused}", refused=True)
             return AttemptResult(ok=False, error=f"{type(exc).__name__}: {exc}")
 
 
@@ -117,12 +117,3 @@ async def _read_some(response: aiohttp.ClientResponse) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
-
-
-def _refusal_cause(exc: BaseException) -> CallbackRefused | None:
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, CallbackRefused):
-            return cause
-        cause = cause.__cause__
-    return None

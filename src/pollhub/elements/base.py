@@ -12,7 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from pollhub.elements.definition import ElementDefinition, EventMechanism
+from pollhub.elements.definition import (
+    CONFIGURATION_PLACEHOLDER,
+    ElementDefinition,
+    EventMechanism,
+)
 from pollhub.elements.reading import ChangeReader
 from pollhub.elements.resources import (
     ResourceDefinition,
@@ -79,6 +83,16 @@ class Element:
     def uses_oauth(self) -> bool:
         """True when instances are authorized with an OAuth 2.0 code (every built-in)."""
         return bool(self.token_url)
+
+    def configured_urls(self, configuration: Mapping[str, Any]) -> dict[str, str]:
+        """The provider URLs whose host comes from configuration, by configuration key
+        (``docushare.domain`` → its token endpoint), as they will be called."""
+        urls: dict[str, str] = {}
+        for template in (self.base_url, self.token_url, self.authorization_url):
+            for key in CONFIGURATION_PLACEHOLDER.findall(template):
+                if configuration.get(key):
+                    urls.setdefault(key, self.resolve(template, configuration))
+        return urls
 
     def token_endpoint(self, configuration: Mapping[str, Any]) -> str:
         """The OAuth token endpoint for an instance with this configuration."""

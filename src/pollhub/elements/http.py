@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from pollhub.clock import clock
+from pollhub.outbound.policy import refusal_in
 
 
 class ProviderError(Exception):
@@ -114,10 +115,8 @@ class ProviderApi:
                 headers=self._headers,
                 auth=self._auth,
             )
-        except httpx.TimeoutException as exc:
-            raise ProviderError(f"timed out calling {_where(url)}") from exc
         except httpx.TransportError as exc:
-            raise ProviderError(f"could not reach {_where(url)}: {type(exc).__name__}") from exc
+            raise _unreachable(url, exc) from exc
         if response.status_code >= 400:
             raise _error(response)
         return response
@@ -128,6 +127,15 @@ def _json(response: httpx.Response, url: str) -> Any:
         return response.json()
     except ValueError as exc:
         raise ProviderError(f"{_where(url)} answered with something other than JSON") from exc
+
+
+def _unreachable(url: str, exc: httpx.TransportError) -> ProviderError:
+    refused = refusal_in(exc)  # checked first: aiohttp's transport reports it as a timeout
+    if refused is not None:
+        return ProviderError(f"could not reach {_where(url)}: {refused}")
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderError(f"timed out calling {_where(url)}")
+    return ProviderError(f"could not reach {_where(url)}: {type(exc).__name__}")
 
 
 def _where(url: str) -> str:

@@ -21,6 +21,7 @@ from pollhub.elements.base import Element
 from pollhub.elements.definition import ElementDefinition
 from pollhub.errors import BadRequest
 from pollhub.polling.config import (
+    MAX_REFRESH_MINUTES,
     PollerResource,
     decode_json_string,
     parse_legacy_urls,
@@ -56,7 +57,11 @@ class InstanceConfiguration(BaseModel):
     signature_key: str | None = Field(default=None, alias=keys.SIGNATURE_KEY)
     vendor_type: Literal["polling", "webhook"] | None = Field(default=None, alias=keys.VENDOR_TYPE)
     refresh_interval: float = Field(
-        default=keys.DEFAULT_REFRESH_MINUTES, gt=0, alias=keys.REFRESH_INTERVAL
+        default=keys.DEFAULT_REFRESH_MINUTES,
+        gt=0,
+        le=MAX_REFRESH_MINUTES,
+        allow_inf_nan=False,
+        alias=keys.REFRESH_INTERVAL,
     )
     poller_configuration: dict[str, PollerResource] | None = Field(
         default=None, alias=keys.POLLER_CONFIGURATION
@@ -87,6 +92,13 @@ class InstanceConfiguration(BaseModel):
     def _vendor_type_alias(cls, value: Any) -> Any:
         # Cloud Elements' own docs also write "webhooks".
         return "webhook" if value == "webhooks" else value
+
+    @field_validator("refresh_interval", mode="before")
+    @classmethod
+    def _minutes_not_a_boolean(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("must be a number of minutes, not a boolean")
+        return value
 
     @field_validator("poller_configuration", mode="before")
     @classmethod

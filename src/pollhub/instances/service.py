@@ -16,7 +16,6 @@ from pollhub.catalog.service import elements_of, find_element
 from pollhub.clock import clock
 from pollhub.db import configuration as keys
 from pollhub.db.models import Instance
-from pollhub.delivery.safety import check_callback_url
 from pollhub.elements import element_of as _element_of
 from pollhub.elements.base import Element
 from pollhub.errors import BadRequest, NotFound
@@ -31,8 +30,8 @@ from pollhub.instances.config import (
 from pollhub.instances.schemas import InstanceCreate, InstanceUpdate, ProviderData
 from pollhub.oauth.client import ClientApp, TokenSet, exchange_code
 from pollhub.oauth.tokens import store_tokens
+from pollhub.outbound.policy import allow_private_addresses, check_outbound_url
 from pollhub.polling.schedule import forget_poll_states, sync_poll_states
-from pollhub.settings import get_settings
 from pollhub.tenancy.secrets import hash_secret, new_secret
 from pollhub.tenancy.service import Caller
 from pollhub.webhooks import subscriptions as webhooks
@@ -45,7 +44,7 @@ async def create_instance(session: AsyncSession, caller: Caller, body: InstanceC
     """
     element = await _element(session, caller, body.element.key)
     config = parse_configuration(element, body.configuration)
-    await _check_callback_url(config)
+    await _check_outbound_urls(element, config)
     tokens = await _authorize(element, config, body.providerData)
     now = clock.now()
     token = new_secret()
@@ -120,7 +119,7 @@ async def update_instance(
     if body.configuration is not None or _has_code(body.providerData):
         merged = _merge_configuration(instance, body.configuration or {})
         config = parse_configuration(element, merged)
-        await _check_callback_url(config)
+        await _check_outbound_urls(element, config)
         if _has_code(body.providerData):
             tokens = await _authorize(element, config, body.providerData)
             store_tokens(instance, tokens)
@@ -163,11 +162,16 @@ async def _element(session: AsyncSession, caller: Caller, key: str) -> Element:
     return element
 
 
-async def _check_callback_url(config: InstanceConfiguration) -> None:
-    # Refuse a callback URL into pollhub's own network now, with a 400; delivery checks again.
-    await check_callback_url(
-        config.callback_url, allow_private=bool(get_settings().allow_private_callbacks)
+async def _check_outbound_urls(element: Element, config: InstanceConfiguration) -> None:
+    # Refuse a callback URL or a provider host into pollhub's own network now, with a 400
+    # naming the key; every connection is checked again (pollhub.outbound).
+    allow_private = allow_private_addresses()
+    await check_outbound_url(
+        config.callback_url, key=keys.CALLBACK_URL, allow_private=allow_private
     )
+    values = {**config.model_dump(by_alias=True), **config.extras()}
+    for key, url in element.configured_urls(values).items():
+        await check_outbound_url(url, key=key, allow_private=allow_private)
 
 
 def _has_code(provider_data: ProviderData | None) -> bool:

@@ -14,6 +14,8 @@ from authlib.deprecate import AuthlibDeprecationWarning
 from pollhub.clock import clock
 from pollhub.elements.base import Element
 from pollhub.errors import BadRequest, PollhubError
+from pollhub.outbound.clients import provider_transport
+from pollhub.outbound.policy import refusal_in
 
 # authlib 1.9 prefers its httpx2 fork and warns when it falls back to httpx, which is what
 # we want: respx (our tests' provider mock) intercepts httpx. authlib.deprecate forces its
@@ -67,9 +69,7 @@ async def exchange_code(
         except OAuthError as exc:
             raise _refused("authorization code", element, exc) from exc
         except httpx.HTTPError as exc:
-            raise ProviderUnavailable(
-                f"{element.name} token endpoint could not be reached: {type(exc).__name__}"
-            ) from exc
+            raise _unreachable(element, exc) from exc
     return _token_set(element, token, previous_refresh_token=None)
 
 
@@ -88,9 +88,7 @@ async def refresh_tokens(
         except OAuthError as exc:
             raise _refused("refresh token", element, exc) from exc
         except httpx.HTTPError as exc:
-            raise ProviderUnavailable(
-                f"{element.name} token endpoint could not be reached: {type(exc).__name__}"
-            ) from exc
+            raise _unreachable(element, exc) from exc
     return _token_set(element, token, previous_refresh_token=refresh_token)
 
 
@@ -103,6 +101,18 @@ def _client(app: ClientApp) -> AsyncOAuth2Client:
         redirect_uri=app.redirect_uri,
         scope=app.scope,
         timeout=TOKEN_TIMEOUT_SECONDS,
+        # The token endpoint's host may come from configuration (docushare.domain).
+        transport=provider_transport(),
+        trust_env=False,
+    )
+
+
+def _unreachable(element: Element, exc: httpx.HTTPError) -> PollhubError:
+    refused = refusal_in(exc)
+    if refused is not None:
+        return BadRequest(f"{element.name} token endpoint {refused}")
+    return ProviderUnavailable(
+        f"{element.name} token endpoint could not be reached: {type(exc).__name__}"
     )
 
 

@@ -8,6 +8,7 @@ the date fields and the filtering keys. The legacy ``event.poller.urls`` convert
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -18,6 +19,10 @@ from pollhub.elements import where
 from pollhub.polling.dates import render_url, validate_date_format, validate_url_template
 from pollhub.polling.timezones import resolve_timezone
 from pollhub.settings import get_settings
+
+# The longest refresh interval, in minutes (30 days): far beyond any useful poll, and small
+# enough that every date computed from it stays representable.
+MAX_REFRESH_MINUTES = 43_200
 
 
 class DatesConfiguration(BaseModel):
@@ -143,8 +148,13 @@ def parse_legacy_urls(text: str) -> dict[str, dict[str, Any]]:
 
 
 def refresh_seconds(minutes: float) -> float:
-    """A refresh interval in minutes as seconds, floored at ``POLLHUB_MIN_REFRESH_SECONDS``."""
-    return max(minutes * 60, get_settings().min_refresh_seconds)
+    """A refresh interval in minutes as seconds, floored at ``POLLHUB_MIN_REFRESH_SECONDS``
+    and capped at :data:`MAX_REFRESH_MINUTES` (a value stored before the cap was enforced,
+    even a non-finite one, still polls)."""
+    floor = get_settings().min_refresh_seconds
+    if not math.isfinite(minutes):
+        return MAX_REFRESH_MINUTES * 60 if minutes > 0 else floor
+    return min(max(minutes * 60, floor), MAX_REFRESH_MINUTES * 60)
 
 
 def decode_json_string(value: Any) -> Any:

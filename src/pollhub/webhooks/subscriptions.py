@@ -31,6 +31,7 @@ from pollhub.elements.http import ProviderApi, ProviderError, ProviderNotFound
 from pollhub.elements.webhooks import WebhookCapability
 from pollhub.errors import BadRequest
 from pollhub.oauth.tokens import InstanceInvalid, TokenKeeper
+from pollhub.outbound.clients import provider_client
 from pollhub.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ async def subscribe(session: AsyncSession, instance: Instance, element: Element)
             f"configuration 'oauth.scope' grants no resource {element.name} can notify about "
             f"(subscribable: {', '.join(hooks.known_object_types())})"
         )
-    async with httpx.AsyncClient(timeout=PROVIDER_TIMEOUT) as http:
+    async with provider_client(timeout=PROVIDER_TIMEOUT) as http:
         api = ProviderApi(http, config.access_token or "")
         for object_type in wanted:
             try:
@@ -101,7 +102,7 @@ async def unsubscribe(session: AsyncSession, instance: Instance) -> None:
     element = get_element(instance.element_key)
     if not rows or element is None or element.webhooks is None:
         return
-    async with httpx.AsyncClient(timeout=PROVIDER_TIMEOUT) as http:
+    async with provider_client(timeout=PROVIDER_TIMEOUT) as http:
         api = ProviderApi(http, StoredConfiguration.of(instance).access_token or "")
         for row in rows:
             try:
