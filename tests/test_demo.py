@@ -36,6 +36,6 @@ def test_the_demo_shows_callbacks_arriving_and_exits_cleanly(tmp_path: Path) -> 
     assert summary and int(summary.group(2)) > 0, result.stdout[-3000:]
     assert "CREATED" in result.stdout
     assert f"http://127.0.0.1:{port}/docs" in result.stdout
-    for element in ("onedrivev2", "googlesuite", "docushareflex", "microsoftgraph"):
+    for element in ("onedrivev2", "googlesuite", "docushareflex", "microsoftgraph", "dropbox"):
         assert f"({element}): HTTP 200" in result.stdout
     assert "Traceback" not in result.stderr

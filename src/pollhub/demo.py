@@ -121,7 +121,7 @@ class Board:
             style="bold",
         )
         return Group(
-            Text(urls), *(Text(note, style="dim") for note in self.notes[-4:]), table, counts
+            Text(urls), *(Text(note, style="dim") for note in self.notes[-6:]), table, counts
         )
 
 
