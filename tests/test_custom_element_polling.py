@@ -29,7 +29,7 @@ def now() -> str:
 
 
 def tickets_element(base_url: str) -> dict[str, Any]:
-    """The README's example: json-server's tickets as a custom element."""
+    """The README's example (json-server's tickets), with pages of two to see paging."""
     return {
         "key": "tickets",
         "name": "Tickets",

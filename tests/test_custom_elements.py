@@ -8,11 +8,19 @@ import httpx
 import pytest
 import respx
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
 
 from pollhub.db.models import Instance
+from pollhub.oauth.tokens import TokenKeeper
+from pollhub.outbound.clients import fast_provider_client
+from pollhub.polling import schedule
+from pollhub.polling.poller import PollContext, poll_resource
+from pollhub.settings import get_settings
 from tests.conftest import Tenant
 from tests.elements.test_definition import tickets
+from tests.live import LiveServer
 
 API = "/elements/api-v2"
 
@@ -257,3 +265,163 @@ async def test_the_openapi_document_describes_custom_elements(client: httpx.Asyn
     assert {"post", "get"} <= set(paths[f"{API}/elements"])
     assert {"get", "put", "delete"} <= set(paths[f"{API}/elements/{{key}}"])
     assert "ElementDefinition" in document["components"]["schemas"]
+
+
+async def test_a_resources_date_format_is_checked_when_the_element_is_registered(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    resource = {"path": "/tickets", "datesConfiguration": {"updatedDateFormat": "yyyy-QQ"}}
+
+    response = await client.post(
+        f"{API}/elements", json=tickets(resources={"tickets": resource}), headers=tenant.headers
+    )
+
+    assert response.status_code == 400
+    assert "resources.tickets.datesConfiguration" in response.json()["message"]
+
+
+async def test_without_a_poller_configuration_each_resource_is_polled_by_updated_date(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    dates = {"updatedDateField": "updated_at", "updatedDateFormat": "yyyy-MM-dd'T'HH:mm:ss'Z'"}
+    resources = {
+        "tickets": {
+            "path": "/tickets",
+            "filters": {"updated_at": {">": "updated_after"}},
+            "datesConfiguration": dates,
+        },
+        "agents": {"path": "/agents"},
+    }
+    await register(client, tenant, tickets(resources=resources))
+
+    created = await client.post(f"{API}/instances", json=instance_body(), headers=tenant.headers)
+
+    poller = created.json()["configuration"]["event.poller.configuration"]
+    assert poller["tickets"]["url"] == (
+        "/hubs/general/tickets?where=updated_at>'${gmtDate:yyyy-MM-dd'T'HH:mm:ss'Z'}'"
+    )
+    assert poller["tickets"]["datesConfiguration"]["updatedDateField"] == "updated_at"
+    assert poller["agents"]["url"] == "/hubs/general/agents"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"baseUrl": "http://127.0.0.1:8080/api"}, "baseUrl"),
+        ({"baseUrl": "http://10.1.2.3"}, "baseUrl"),
+        (
+            {
+                "authentication": {
+                    "type": "oauth2",
+                    "authorizationUrl": "https://auth.example.com/authorize",
+                    "tokenUrl": "http://169.254.169.254/latest/token",
+                },
+                "configuration": [],
+            },
+            "authentication.tokenUrl",
+        ),
+        (
+            {"resources": {"tickets": {"path": "/t", "base": "http://localhost:9200"}}},
+            "resources.tickets.base",
+        ),
+    ],
+)
+async def test_a_private_provider_address_is_refused_at_registration(
+    client: httpx.AsyncClient, tenant: Tenant, changes: dict[str, Any], field: str
+) -> None:
+    response = await client.post(f"{API}/elements", json=tickets(**changes), headers=tenant.headers)
+
+    assert response.status_code == 400
+    message = response.json()["message"]
+    assert f"definition '{field}'" in message and "POLLHUB_ALLOW_PRIVATE_ADDRESSES" in message
+
+
+async def test_an_operator_may_allow_private_provider_addresses(
+    client: httpx.AsyncClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POLLHUB_ALLOW_PRIVATE_ADDRESSES", "true")
+    get_settings.cache_clear()
+
+    response = await client.post(
+        f"{API}/elements", json=tickets(baseUrl="http://127.0.0.1:8080"), headers=tenant.headers
+    )
+
+    assert response.status_code == 200, response.text
+
+
+async def test_a_host_from_the_configuration_is_checked_when_the_instance_is_created(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    site = {"key": "site.host", "type": "string", "required": True}
+    definition = tickets(
+        baseUrl="https://{site.host}/api",
+        configuration=[{"key": "api.key", "type": "secret", "required": True}, site],
+    )
+    await register(client, tenant, definition)
+
+    created = await client.post(
+        f"{API}/instances",
+        json=instance_body(**{"site.host": "127.0.0.1"}),
+        headers=tenant.headers,
+    )
+
+    assert created.status_code == 400
+    assert "'site.host'" in created.json()["message"]
+
+
+async def test_a_poll_never_connects_to_a_private_address_once_they_are_refused(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hits: list[str] = []
+
+    async def provider(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            hits.append(scope["path"])
+            await JSONResponse([])(scope, receive, send)
+
+    with LiveServer(provider) as server:
+        monkeypatch.setenv("POLLHUB_ALLOW_PRIVATE_ADDRESSES", "true")
+        get_settings.cache_clear()
+        definition = tickets(baseUrl=server.url, resources={"events": {"path": "/events"}})
+        await register(client, tenant, definition)
+        body = instance_body(
+            **{
+                "event.notification.enabled": True,
+                "event.notification.callback.url": "https://client.example.com/events",
+            }
+        )
+        created = await client.post(f"{API}/instances", json=body, headers=tenant.headers)
+        assert created.status_code == 200, created.text
+        monkeypatch.setenv("POLLHUB_ALLOW_PRIVATE_ADDRESSES", "false")  # the operator changed it
+        get_settings.cache_clear()
+
+        async with fast_provider_client() as http:
+            context = PollContext(sessionmaker, TokenKeeper(sessionmaker), http, "worker")
+            async with sessionmaker() as session:
+                claims = await schedule.claim_due_polls(session, "worker", 10)
+                await session.commit()
+            results = [await poll_resource(context, claim) for claim in claims]
+
+    assert results == ["provider error"]
+    assert hits == [], "nothing reached the private address"
+    status = await client.get(
+        f"{API}/instances/{created.json()['id']}/poller", headers=tenant.headers
+    )
+    assert "refused" in status.json()[0]["lastError"]
+
+
+async def test_a_key_declared_secret_later_is_masked_from_then_on(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    plain = [{"key": "api.key", "type": "string", "required": True}]
+    await register(client, tenant, tickets(configuration=plain))
+    created = await client.post(f"{API}/instances", json=instance_body(), headers=tenant.headers)
+    assert created.json()["configuration"]["api.key"] == "k-123-secret-value"
+
+    await client.put(f"{API}/elements/tickets", json=tickets(), headers=tenant.headers)
+    shown = await client.get(f"{API}/instances/{created.json()['id']}", headers=tenant.headers)
+
+    assert shown.json()["configuration"]["api.key"] == "********"

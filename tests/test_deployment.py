@@ -118,15 +118,20 @@ def test_compose_worker_starts_and_stops_cleanly(postgres_env: dict[str, str]) -
     worker = subprocess.Popen(
         [str(BIN / "pollhub"), *command], env=postgres_env, stderr=subprocess.PIPE, text=True
     )
+    assert worker.stderr is not None
+    # Signals are handled once it runs (the start may take seconds on a loaded machine).
+    started = worker.stderr.readline()
+    while started and "poll worker" not in started:
+        started = worker.stderr.readline()
     time.sleep(3)
-    assert worker.poll() is None, worker.stderr.read() if worker.stderr else ""
+    assert worker.poll() is None, started + worker.stderr.read()
 
     worker.send_signal(signal.SIGTERM)
     _, stderr = worker.communicate(timeout=30)
 
     assert worker.returncode == 0, stderr
     assert "poll worker" in stderr and "stopped" in stderr
-    assert "Traceback" not in stderr
+    assert "Traceback" not in stderr, stderr
 
 
 def _wait_for_health(port: int) -> None:

@@ -95,14 +95,14 @@ async def test_a_refused_code_is_a_400_with_the_providers_reason_and_stores_noth
     assert listed.json() == []
 
 
-async def test_an_unreachable_token_endpoint_is_a_502_and_stores_nothing(
+async def test_an_unreachable_token_endpoint_is_a_502_naming_its_url_and_stores_nothing(
     client: httpx.AsyncClient, tenant: Tenant, providers: respx.MockRouter
 ) -> None:
     providers.post(TOKEN_ENDPOINTS["microsoft"]).mock(side_effect=httpx.ConnectError("down"))
 
     response = await create(client, tenant, seeds.filled(seeds.ONEDRIVE))
 
-    assert_error(response, 502, "could not be reached")
+    assert_error(response, 502, "could not be reached", TOKEN_ENDPOINTS["microsoft"])
     assert (await client.get(f"{API}/instances", headers=tenant.headers)).json() == []
 
 
@@ -306,6 +306,57 @@ async def test_unknown_configuration_keys_are_kept(
     configuration = response.json()["configuration"]
     assert configuration["converged_app"] is True
     assert configuration["event.notification.callback.headers"] == "X-A: 1"
+
+
+async def test_near_misses_of_known_keys_are_kept_with_a_warning_naming_the_key_meant(
+    client: httpx.AsyncClient, tenant: Tenant, providers: respx.MockRouter
+) -> None:
+    body = seeds.filled(seeds.ONEDRIVE)
+    body["configuration"].update(
+        {
+            "event.notifcation.enabled": "true",
+            "refresh_intervall": 1,
+            "event.notification.signature_key": "my-key",
+            "event.notification.callback.headers": "X-A: 1",
+        }
+    )
+
+    created = await create(client, tenant, body)
+
+    assert created.status_code == 200, created.text
+    warnings = created.json()["warnings"]
+    assert len(warnings) == 3, warnings
+    for typed, meant in (
+        ("event.notifcation.enabled", "event.notification.enabled"),
+        ("refresh_intervall", "event.poller.refresh_interval"),
+        ("event.notification.signature_key", "event.notification.signature.key"),
+    ):
+        assert any(f"'{typed}'" in w and f"Did you mean '{meant}'?" in w for w in warnings)
+    assert "my-key" not in created.text
+    url = f"{API}/instances/{created.json()['id']}"
+    assert (await client.get(url, headers=tenant.headers)).json()["warnings"] == warnings
+
+    fixed = await client.patch(
+        url,
+        headers=tenant.headers,
+        json={
+            "configuration": {
+                "event.notifcation.enabled": None,
+                "refresh_intervall": None,
+                "event.notification.signature_key": None,
+            }
+        },
+    )
+    assert fixed.status_code == 200, fixed.text
+    assert fixed.json()["warnings"] == []
+
+
+async def test_a_configuration_of_known_keys_has_no_warnings(
+    client: httpx.AsyncClient, tenant: Tenant, providers: respx.MockRouter
+) -> None:
+    created = await create(client, tenant, seeds.filled(seeds.ONEDRIVE))
+
+    assert created.json()["warnings"] == []
 
 
 async def test_fractional_refresh_intervals_are_allowed(

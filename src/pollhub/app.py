@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -24,11 +24,14 @@ from pollhub.console import mount_console
 from pollhub.db.engine import create_engine, create_sessionmaker
 from pollhub.delivery.endpoints import router as delivery_router
 from pollhub.errors import PollhubError
+from pollhub.hubs.endpoints import router as hubs_router
 from pollhub.instances.endpoints import router as instances_router
+from pollhub.metrics import exposition
 from pollhub.polling.endpoints import router as polling_router
 from pollhub.settings import Settings, get_settings
 from pollhub.tenancy.throttle import FailedAuthThrottle
 from pollhub.webhooks.endpoints import router as webhooks_router
+from pollhub.webhooks.refused import RefusedNotifications
 from pollhub.worker import run_worker
 
 API_PREFIX = "/elements/api-v2"
@@ -54,6 +57,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (413, "Body too large"),
         (429, "Too many failed authentication attempts"),
         (502, "The provider could not be reached"),
+        (503, "The database is unavailable for a moment; try again"),
     )
 }
 log = logging.getLogger(__name__)
@@ -74,12 +78,16 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         worker = (
             asyncio.create_task(run_worker(app.state.sessionmaker, stop)) if with_worker else None
         )
+        catch_ups = asyncio.create_task(
+            app.state.refused_notifications.run(app.state.sessionmaker, stop)
+        )
         try:
             yield
         finally:
             stop.set()
             if worker is not None:
                 await worker
+            await catch_ups
             await engine.dispose()
 
     app = FastAPI(
@@ -89,11 +97,13 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         lifespan=lifespan,
     )
     app.state.auth_throttle = FailedAuthThrottle(settings.auth_failures_per_minute)
+    app.state.refused_notifications = RefusedNotifications()
     app.include_router(catalog_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(instances_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(delivery_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(polling_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(webhooks_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(hubs_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.add_api_route("/metrics", metrics, methods=["GET"], tags=["operations"])
     app.add_api_route("/health", health, methods=["GET"], tags=["operations"])
     mount_console(app)  # the web console at "/", after the API so it never shadows it
@@ -101,7 +111,10 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         # Imported only when asked: nothing else in pollhub knows the sandbox exists.
         from pollhub.sandbox import create_sandbox_app
 
-        app.mount("/sandbox", create_sandbox_app())
+        sandbox = create_sandbox_app(
+            notification_time_scale=settings.sandbox_notification_time_scale
+        )
+        app.mount("/sandbox", sandbox)
     app.middleware("http")(_request_id)
     app.add_exception_handler(PollhubError, _domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
@@ -127,9 +140,10 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "database": "ok", "version": __version__})
 
 
-async def metrics() -> Response:
-    """Prometheus metrics of this process."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics of this process, and the delivery backlog."""
+    body = await exposition(request.app.state.sessionmaker)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 async def _request_id(

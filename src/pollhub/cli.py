@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -17,6 +19,7 @@ from pollhub.db.engine import create_engine, create_sessionmaker
 from pollhub.db.migrate import upgrade_to_head
 from pollhub.errors import PollhubError
 from pollhub.logs import configure_logging
+from pollhub.metrics import serve_metrics
 from pollhub.settings import generate_secret_key, get_settings
 from pollhub.tenancy import service as tenancy
 from pollhub.worker import run_until_signalled, run_worker
@@ -35,30 +38,44 @@ PortOption = Annotated[int, typer.Option(help="port to listen on")]
 @app.command()
 def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
     """Apply migrations, then run the API and the worker in one process."""
+    _default_public_url(host, port)
     upgrade_to_head(get_settings().database_url)
     _run_api(host, port, factory="pollhub.app:create_app_with_worker")
 
 
 @app.command()
-def api(host: HostOption = "0.0.0.0", port: PortOption = 8000) -> None:
+def api(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
     """Run the API alone (scale-out: many API processes share one database)."""
+    _default_public_url(host, port)
     _run_api(host, port)
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="serve this worker's Prometheus metrics at /metrics on this port"),
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="interface for --metrics-port")] = "127.0.0.1",
+) -> None:
     """Run a worker alone: polls, deliveries and pruning (start as many as you like)."""
+    settings = get_settings()
+    _refuse_without_secret_key()
 
-    async def run() -> None:
-        engine = create_engine(get_settings().database_url)
+    async def run(stop: asyncio.Event) -> None:
+        engine = create_engine(settings.database_url)
         sessionmaker = create_sessionmaker(engine)
         try:
-            await run_until_signalled(lambda stop: run_worker(sessionmaker, stop))
+            if metrics_port is None:
+                await run_worker(sessionmaker, stop)
+                return
+            async with serve_metrics(sessionmaker, metrics_host, metrics_port):
+                await run_worker(sessionmaker, stop)
         finally:
             await engine.dispose()
 
     configure_logging()
-    asyncio.run(run())
+    asyncio.run(run_until_signalled(run))
 
 
 @app.command()
@@ -87,9 +104,14 @@ def demo(
 
 @app.command()
 def migrate() -> None:
-    """Apply database migrations (``alembic upgrade head``)."""
-    upgrade_to_head(get_settings().database_url)
-    typer.echo("database is up to date")
+    """Apply database migrations (alembic upgrade head) and say which were applied."""
+    applied = upgrade_to_head(get_settings().database_url)
+    if not applied:
+        typer.echo("database was already up to date: no migration applied")
+        return
+    typer.echo(f"applied {len(applied)} migration{'' if len(applied) == 1 else 's'}:")
+    for migration in applied:
+        typer.echo(f"  {migration}")
 
 
 @app.command()
@@ -128,8 +150,31 @@ def create_user(
     typer.echo(json.dumps(_in_transaction(work)))
 
 
+def _default_public_url(host: str, port: int) -> None:
+    """Make ``POLLHUB_PUBLIC_URL`` default to where this process listens.
+
+    The sandbox's provider URLs and Graph's notification URL are built from it, so a
+    ``--port`` that left it at :8000 would send pollhub's own requests elsewhere.
+    """
+    if os.environ.get("POLLHUB_PUBLIC_URL"):
+        return
+    # A wildcard bind is reachable on loopback; an IPv6 literal needs brackets in a URL.
+    reachable = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, host)
+    if ":" in reachable and not reachable.startswith("["):
+        reachable = f"[{reachable}]"
+    os.environ["POLLHUB_PUBLIC_URL"] = f"http://{reachable}:{port}"
+    get_settings.cache_clear()
+
+
 def _run_api(host: str, port: int, factory: str = "pollhub.app:create_app") -> None:
     settings = get_settings()
+    _refuse_without_secret_key()
+    if settings.sandbox and not settings.sandbox_on_network and not _is_loopback(host):
+        _refuse(
+            f"POLLHUB_SANDBOX=true lets anyone who reaches {host}:{port} change the simulated "
+            "providers' data; listen on 127.0.0.1, or set POLLHUB_SANDBOX_ON_NETWORK=true "
+            "to open the sandbox to the network on purpose"
+        )
     configure_logging()
     uvicorn.run(
         factory,
@@ -138,6 +183,28 @@ def _run_api(host: str, port: int, factory: str = "pollhub.app:create_app") -> N
         port=port,
         log_level=settings.log_level.lower(),
     )
+
+
+def _refuse_without_secret_key() -> None:
+    """Stop before starting anything when the settings cannot encrypt secrets."""
+    try:
+        get_settings().resolved_secret_key()
+    except RuntimeError as exc:
+        _refuse(str(exc))
+
+
+def _refuse(reason: str) -> None:
+    typer.echo(f"error: {reason}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface
 
 
 def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:

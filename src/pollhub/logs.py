@@ -22,9 +22,17 @@ class KeyValueFormatter(logging.Formatter):
 
 
 def configure_logging() -> None:
-    """Send pollhub's logs to stderr at ``POLLHUB_LOG_LEVEL``."""
+    """Send pollhub's logs to stderr at ``POLLHUB_LOG_LEVEL``.
+
+    APScheduler logs two INFO lines per job run, and the worker's job runs every second:
+    its loggers stay at WARNING unless ``POLLHUB_LOG_LEVEL=DEBUG`` asks for everything.
+    """
     handler = logging.StreamHandler()
     handler.setFormatter(KeyValueFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(get_settings().log_level.upper())
+    level = get_settings().log_level.upper()
+    root.setLevel(level)
+    logging.getLogger("apscheduler").setLevel(
+        logging.NOTSET if level == "DEBUG" else logging.WARNING
+    )

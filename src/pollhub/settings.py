@@ -21,6 +21,12 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(default=None, repr=False)
     public_url: str = "http://127.0.0.1:8000"
     sandbox: bool = False
+    # The sandbox (its control API changes the simulated providers' data) stays on
+    # loopback unless this says it may listen on the network.
+    sandbox_on_network: bool = False
+    # The sandbox's clock for Graph's notification retries (about four hours of
+    # exponential backoff): 0.001 makes the four hours 14.4 seconds, for tests.
+    sandbox_notification_time_scale: float = Field(default=1.0, gt=0)
     # Outbound requests (callbacks, provider hosts from configuration) to loopback,
     # private, link-local or metadata addresses; the older name is kept as an alias.
     allow_private_addresses: bool | None = Field(
@@ -40,6 +46,9 @@ class Settings(BaseSettings):
     # Failed authentications one client address may make per minute before getting 429s.
     auth_failures_per_minute: int = Field(default=30, ge=1)
     log_level: str = "INFO"
+    # PostgreSQL connections one process keeps open, and how many more it may open at peaks.
+    database_pool_size: int = Field(default=10, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
 
     @model_validator(mode="after")
     def _defaults_that_depend_on_others(self) -> Settings:

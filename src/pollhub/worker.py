@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from pollhub.clock import clock
 from pollhub.delivery.dispatcher import Dispatcher, default_worker_id
 from pollhub.delivery.service import prune_delivered
+from pollhub.instances.service import delete_drained_instances
 from pollhub.oauth.tokens import TokenKeeper
 from pollhub.outbound.clients import fast_provider_client, provider_client
 from pollhub.polling import schedule
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 
 PROVIDER_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 PRUNE_EVERY = timedelta(hours=1)
+# How soon an instance deleted with ?drain=true goes once its last callback is delivered.
+DRAINED_CHECK_SECONDS = 2.0
 # How soon lifecycle notifications (which mark subscriptions due) and webhook events
 # waiting for their objects are acted on.
 SUBSCRIPTION_CHECK_SECONDS = 0.25
@@ -56,6 +59,7 @@ async def run_worker(
         Dispatcher(sessionmaker, worker_id=worker_id).run(stop),
         _keep_subscriptions(sessionmaker, stop, worker_id),
         _prune_periodically(sessionmaker, stop),
+        _delete_drained_periodically(sessionmaker, stop),
     )
 
 
@@ -90,6 +94,22 @@ async def _prune_periodically(
             log.exception("pruning delivered notifications failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=PRUNE_EVERY.total_seconds())
+
+
+async def _delete_drained_periodically(
+    sessionmaker: async_sessionmaker[AsyncSession], stop: asyncio.Event
+) -> None:
+    while not stop.is_set():
+        try:
+            async with sessionmaker() as session:
+                deleted = await delete_drained_instances(session)
+                await session.commit()
+            if deleted:
+                log.info("deleted %d drained instances", deleted)
+        except Exception:  # a database hiccup must not take the worker down
+            log.exception("deleting drained instances failed; retrying")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=DRAINED_CHECK_SECONDS)
 
 
 class PollWorker:
@@ -141,7 +161,11 @@ class PollWorker:
             try:
                 await stop.wait()
             finally:
-                scheduler.shutdown(wait=False)
+                # A tick under way ends on its own: shutting down would cancel it mid-claim.
+                scheduler.pause()
+                await asyncio.sleep(0)  # a tick just submitted takes the lock first
+                async with self._ticking:
+                    scheduler.shutdown(wait=False)
                 if self._in_flight:
                     await asyncio.wait(self._in_flight, timeout=30)
                 log.info("poll worker %s stopped", self.worker_id)

@@ -231,6 +231,18 @@ async def test_creating_an_instance_shows_each_error_next_to_its_field(
     assert "Docs drive" in (await console.get("/instances")).text
 
 
+async def test_the_instances_page_warns_of_a_misspelt_configuration_key(
+    console: httpx.AsyncClient, tenant: Tenant, providers: respx.MockRouter
+) -> None:
+    await sign_in(console, tenant)
+    await create_by_api(console, tenant, refresh_intervall=1)
+
+    page = await console.get("/instances")
+
+    assert "Check the configuration" in page.text
+    assert "Did you mean &#39;event.poller.refresh_interval&#39;?" in page.text
+
+
 async def test_no_secret_reaches_any_page(
     console: httpx.AsyncClient, tenant: Tenant, providers: respx.MockRouter
 ) -> None:

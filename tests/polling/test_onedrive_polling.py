@@ -341,7 +341,7 @@ async def test_a_poll_that_crashes_gives_its_lease_back_and_loses_nothing(
 
     drive.change(item("B", "2026-11-25T10:00:00Z", "2026-11-25T10:00:00Z"))  # read again
     clock.advance(wait)
-    assert await run_polls() == ["ok: 1 changes"]
+    assert await run_polls() == ["ok: 1 change"]
     assert [(e["objectId"], e["eventType"]) for e in await delivered_events(session)] == [
         ("B", "CREATED")
     ]

@@ -8,6 +8,7 @@ Called by the API and the console; takes a session, leaves committing to the cal
 
 from __future__ import annotations
 
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,8 +17,12 @@ from pollhub.clock import clock
 from pollhub.db.models import CustomElement, Instance
 from pollhub.elements import catalog, custom_element, get_element
 from pollhub.elements.base import Element
+from pollhub.elements.custom import element_from_definition
 from pollhub.elements.definition import ElementDefinition
 from pollhub.errors import BadRequest, Conflict, NotFound
+from pollhub.outbound.policy import allow_private_addresses, check_outbound_url
+from pollhub.polling.config import PollerResource
+from pollhub.polling.plan import check_resource
 
 
 async def elements_of(session: AsyncSession, organization_id: int) -> list[Element]:
@@ -56,6 +61,7 @@ async def register(
         raise Conflict(f"'{definition.key}' is a built-in element; choose another key")
     if await _custom(session, organization_id, definition.key) is not None:
         raise Conflict(f"an element with key '{definition.key}' already exists")
+    await _check_addresses(definition)
     now = clock.now()
     row = CustomElement(
         organization_id=organization_id,
@@ -80,6 +86,7 @@ async def replace(
     if definition.key != key:
         raise BadRequest(f"'key': the definition's key '{definition.key}' is not '{key}'")
     _data_only(definition)
+    await _check_addresses(definition)
     row.definition = _stored(definition)
     row.updated_at = clock.now()
     await session.flush()
@@ -98,11 +105,6 @@ async def remove(session: AsyncSession, organization_id: int, key: str) -> None:
         raise Conflict(f"element '{key}' is used by {in_use} instance(s); delete them first")
     await session.delete(row)
     await session.flush()
-
-
-async def definition_of(session: AsyncSession, organization_id: int, key: str) -> CustomElement:
-    """The stored custom element ``key`` of the organization (:class:`NotFound` otherwise)."""
-    return await _own(session, organization_id, key)
 
 
 async def _own(session: AsyncSession, organization_id: int, key: str) -> CustomElement:
@@ -130,12 +132,44 @@ def _data_only(definition: ElementDefinition) -> None:
         raise BadRequest(
             "'eventMechanisms': a custom element is polled; webhooks need a built-in capability"
         )
+    _check_default_polling(definition)
     for name, resource in definition.resources.items():
         if resource.changeFeed is not None:
             raise BadRequest(
                 f"'resources.{name}.changeFeed': change feeds are capabilities of built-in "
                 "elements; a custom element is polled through its list, paging and filters"
             )
+
+
+def _check_default_polling(definition: ElementDefinition) -> None:
+    """The default poller configuration must be one an instance can use: checked now, so a
+    bad date format is a 400 here and not at every instance's creation."""
+    element = element_from_definition(definition)
+    for name, entry in element.default_poller_configuration().items():
+        where = (
+            f"defaultPollerConfiguration.{name}"
+            if definition.defaultPollerConfiguration
+            else f"resources.{name}"
+        )
+        try:
+            check_resource(element, PollerResource.model_validate(entry))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"'{where}.{'.'.join(map(str, e['loc']))}': {e['msg']}"
+                for e in exc.errors(include_url=False)
+            )
+            raise BadRequest(problems) from exc
+        except ValueError as exc:
+            raise BadRequest(f"'{where}': {exc}") from exc
+
+
+async def _check_addresses(definition: ElementDefinition) -> None:
+    """Refuse provider URLs into pollhub's own network now, with a 400 naming the field;
+    every request (next links and token calls too) is checked again on the address it
+    connects to."""
+    allow = allow_private_addresses()
+    for field, url in definition.outbound_urls():
+        await check_outbound_url(url, key=field, allow_private=allow, where="definition")
 
 
 def _stored(definition: ElementDefinition) -> dict[str, object]:

@@ -142,9 +142,18 @@ async def delete_instance_confirmed(
     """Delete an instance once confirmed."""
     instance = await instances.get_instance(db, caller, instance_id)
     name = instance.name
-    await instances.delete_instance(db, caller, instance_id)
+    deletion = await instances.delete_instance(db, caller, instance_id)
     await db.commit()
-    console.flash("notice", f"Deleted {name}.")
+    dropped = deletion.undelivered
+    console.flash(
+        "notice",
+        f"Deleted {name}."
+        + (
+            f" {dropped} undelivered callback{'s' if dropped != 1 else ''} dropped."
+            if dropped
+            else ""
+        ),
+    )
     return see_other(request, "instances_page")
 
 

@@ -32,6 +32,7 @@ class InstanceView:
     last_poll_at: datetime | None
     last_error: str | None
     chart: Chart
+    warnings: list[str]
 
 
 async def instance_views(
@@ -61,6 +62,7 @@ async def instance_views(
                 chart=build_chart(
                     per_hour.get(instance.id, {}), now, width=chart_width, height=chart_width // 4
                 ),
+                warnings=instances.configuration_warnings(instance),
             )
         )
     return views

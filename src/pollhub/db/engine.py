@@ -1,16 +1,29 @@
-"""Async engine and session factory for SQLite (embedded) and PostgreSQL (production)."""
+"""Async engine and session factory for SQLite (embedded) and PostgreSQL (production).
+
+A PostgreSQL URL may end in ``?pgbouncer=true`` when it points at PgBouncer in transaction
+pooling mode: consecutive transactions of one connection may then run on different server
+connections, so prepared statements must not outlive a statement. asyncpg's and SQLAlchemy's
+statement caches are turned off and every statement gets a name of its own, as SQLAlchemy
+documents for asyncpg behind PgBouncer.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+from pollhub.settings import get_settings
+
+PGBOUNCER_PARAMETER = "pgbouncer"
 
 
 def create_engine(database_url: str) -> AsyncEngine:
@@ -19,13 +32,36 @@ def create_engine(database_url: str) -> AsyncEngine:
         engine = create_async_engine(database_url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
+    url = make_url(database_url)
+    pgbouncer = str(url.query.get(PGBOUNCER_PARAMETER, "false")).lower() in ("true", "1", "yes")
+    connect_args: dict[str, Any] = {}
+    if pgbouncer:
+        url = url.difference_update_query([PGBOUNCER_PARAMETER])
+        connect_args = {
+            "statement_cache_size": 0,
+            "prepared_statement_cache_size": 0,
+            "prepared_statement_name_func": _unique_statement_name,
+        }
+    settings = get_settings()
     # pool_pre_ping survives a restarted database or killed backends.
-    return create_async_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_async_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        connect_args=connect_args,
+    )
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _unique_statement_name() -> str:
+    # PgBouncer may hand the next transaction another server connection, where asyncpg's
+    # per-connection counter names ("__asyncpg_stmt_1__") already exist.
+    return f"__asyncpg_{uuid4().hex}__"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationInfo
+from alembic.script import Script
 
 
 def alembic_config(database_url: str) -> Config:
@@ -19,15 +22,29 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade_to_head(database_url: str) -> None:
-    """``alembic upgrade head`` on ``database_url`` (safe to run every start)."""
-    command.upgrade(alembic_config(database_url), "head")
+def upgrade_to_head(database_url: str) -> list[str]:
+    """``alembic upgrade head`` on ``database_url`` (safe to run every start).
+
+    Returns the migrations it applied, oldest first, each as ``"<revision> <title>"``;
+    an empty list when the database was already up to date.
+    """
+    applied: list[str] = []
+
+    def record(*, step: MigrationInfo, **_: Any) -> None:
+        script = step.up_revision  # a Script (Revision subclass) with the docstring's title
+        title = script.doc.strip() if isinstance(script, Script) else ""
+        applied.append(f"{step.up_revision_id} {title}".strip())
+
+    config = alembic_config(database_url)
+    config.attributes["on_version_apply"] = record
+    command.upgrade(config, "head")
+    return applied
 
 
-async def upgrade_to_head_async(database_url: str) -> None:
+async def upgrade_to_head_async(database_url: str) -> list[str]:
     """:func:`upgrade_to_head` from inside a running event loop."""
     # Alembic's env.py starts its own event loop, so it runs in a worker thread.
-    await asyncio.to_thread(upgrade_to_head, database_url)
+    return await asyncio.to_thread(upgrade_to_head, database_url)
 
 
 def _find_alembic_ini() -> Path:

@@ -119,6 +119,8 @@ class Instance(Base):
     events_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set by ``DELETE ?drain=true``: the instance is deleted once its outbox is empty.
+    delete_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship()
     # An instance of a custom element names it by key within its organization (a key is

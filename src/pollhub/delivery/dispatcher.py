@@ -20,6 +20,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,6 +30,7 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pollhub.clock import clock
+from pollhub.delivery import metrics
 from pollhub.delivery.repository import (
     DELIVERED,
     FAILED,
@@ -191,11 +193,14 @@ class Dispatcher:
             signature_key=notification.signature_key,
             now=now,
         )
+        started = time.perf_counter()
         result = await self._sender.post(
             notification.callback_url, notification.body, headers, now=now
         )
+        metrics.ATTEMPT_SECONDS.observe(time.perf_counter() - started)
         self.attempts_made += 1
         outcome = self._outcome(notification, result, clock.now())
+        metrics.ATTEMPTS.labels(outcome.status).inc()
         try:
             await self._recorder.record(outcome)
         except Exception:  # not recorded: the lease expires and the attempt is repeated

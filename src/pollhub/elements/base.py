@@ -60,6 +60,8 @@ class Element:
     description: str = ""
     authorization_params: Mapping[str, str] = field(default_factory=dict)
     required_configuration: tuple[str, ...] = ()
+    # Keys this element reads beyond the common ones (so a near miss of them is noticed).
+    optional_configuration: tuple[str, ...] = ()
     resources: tuple[PollableResource, ...] = ()
     base_url: str = ""
     hub_resources: Mapping[str, ResourceDefinition] = field(default_factory=dict)

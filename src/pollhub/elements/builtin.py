@@ -72,6 +72,7 @@ def load_builtin(path: Path) -> Element:
         default_scope=oauth.scope if oauth else "",
         authorization_params=dict(oauth.authorizationParameters) if oauth else {},
         required_configuration=tuple(e.key for e in definition.configuration if e.required),
+        optional_configuration=tuple(e.key for e in definition.configuration if not e.required),
         resources=_pollable(definition),
         base_url=definition.baseUrl,
         hub_resources=dict(definition.resources),

@@ -28,6 +28,7 @@ class ApiKey(httpx.Auth):
         self._where = authentication.in_
         self._name = authentication.name
         self._value = f"{authentication.prefix}{key}"
+        self.secret = key
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Add the key to the request."""
@@ -36,6 +37,14 @@ class ApiKey(httpx.Auth):
         else:
             request.url = request.url.copy_merge_params({self._name: self._value})
         yield request
+
+
+class Basic(httpx.BasicAuth):
+    """HTTP basic authentication whose password is known to be a secret."""
+
+    def __init__(self, username: str, password: str) -> None:
+        super().__init__(username, password)
+        self.secret = password
 
 
 class MissingCredentials(ValueError):
@@ -49,7 +58,7 @@ def configured_auth(definition: ElementDefinition, values: Mapping[str, Any]) ->
     if isinstance(auth, ApiKeyAuthentication):
         return ApiKey(auth, _value(values, auth.configKey))
     if isinstance(auth, BasicAuthentication):
-        return httpx.BasicAuth(_value(values, auth.usernameKey), _value(values, auth.passwordKey))
+        return Basic(_value(values, auth.usernameKey), _value(values, auth.passwordKey))
     return None
 
 

@@ -65,6 +65,8 @@ class ProviderApi:
         if access_token is not None:
             self._headers["Authorization"] = f"Bearer {access_token}"
         self._auth = auth
+        # Credentials a provider might echo in an error body, never to be recorded.
+        self._secrets = [s for s in (access_token, getattr(auth, "secret", None)) if s]
 
     async def get_json(self, url: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """GET ``url`` and return its JSON object, or raise a typed :class:`ProviderError`."""
@@ -118,7 +120,7 @@ class ProviderApi:
         except httpx.TransportError as exc:
             raise _unreachable(url, exc) from exc
         if response.status_code >= 400:
-            raise _error(response)
+            raise _error(response, self._secrets)
         return response
 
 
@@ -142,9 +144,12 @@ def _where(url: str) -> str:
     return str(httpx.URL(url).copy_with(query=None))
 
 
-def _error(response: httpx.Response) -> ProviderError:
+def _error(response: httpx.Response, secrets: list[str]) -> ProviderError:
     status = response.status_code
-    message = f"{_where(str(response.request.url))} answered {status}: {_detail(response)}"
+    detail = _detail(response)
+    for secret in secrets:
+        detail = detail.replace(secret, "********")
+    message = f"{_where(str(response.request.url))} answered {status}: {detail}"
     if status == 401:
         return ProviderUnauthorized(message, status)
     if status == 429 or (status == 503 and "Retry-After" in response.headers):

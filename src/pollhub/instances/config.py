@@ -30,7 +30,8 @@ from pollhub.polling.config import (
 from pollhub.polling.plan import check_resource
 
 MASK = "********"
-# Keys the platform itself treats as secret; any extra key that looks secret is kept secret too.
+# Keys the platform itself treats as secret; any extra key that looks secret (a misspelt
+# signature key too) is kept secret too.
 SECRET_KEYS = frozenset(
     {
         keys.OAUTH_API_SECRET,
@@ -39,7 +40,7 @@ SECRET_KEYS = frozenset(
         keys.REFRESH_TOKEN,
     }
 )
-_SECRET_LOOKING = re.compile(r"secret|password|token", re.IGNORECASE)
+_SECRET_LOOKING = re.compile(r"secret|password|token|signature", re.IGNORECASE)
 _HTTP_URL: TypeAdapter[AnyHttpUrl] = TypeAdapter(AnyHttpUrl)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from pollhub.db.models import Instance
 from pollhub.deps import CallerDep, InstanceId, SessionDep
@@ -59,14 +59,36 @@ async def update_instance(
     return _view(instance)
 
 
-@router.delete("/{instance_id}", response_model=InstanceDeleted)
+@router.delete(
+    "/{instance_id}",
+    response_model=InstanceDeleted,
+    responses={202: {"model": InstanceDeleted, "description": "Deleted once drained"}},
+)
 async def delete_instance(
-    instance_id: InstanceId, session: SessionDep, caller: CallerDep
+    instance_id: InstanceId,
+    session: SessionDep,
+    caller: CallerDep,
+    response: Response,
+    drain: Annotated[
+        bool,
+        Query(description="deliver the pending callbacks first, then delete (202)"),
+    ] = False,
 ) -> InstanceDeleted:
-    """Delete an instance: its polling stops and its provider subscriptions are removed."""
-    await service.delete_instance(session, caller, instance_id)
+    """Delete an instance: its polling stops and its provider subscriptions are removed.
+
+    Callbacks not yet delivered are dropped, and ``droppedCallbacks`` says how many. With
+    ``drain=true`` and callbacks pending, the answer is 202: events stop now, the pending
+    callbacks are delivered (retries included), and the instance is deleted once none is
+    left; until then it is listed with ``draining: true`` and cannot be changed.
+    """
+    deletion = await service.delete_instance(session, caller, instance_id, drain=drain)
     await session.commit()
-    return InstanceDeleted(id=instance_id, deleted=True)
+    if not deletion.deleted:
+        response.status_code = 202
+        return InstanceDeleted(
+            id=instance_id, deleted=False, draining=True, pendingCallbacks=deletion.undelivered
+        )
+    return InstanceDeleted(id=instance_id, deleted=True, droppedCallbacks=deletion.undelivered)
 
 
 def _view(instance: Instance) -> InstanceOut:
@@ -85,4 +107,6 @@ def _view(instance: Instance) -> InstanceOut:
         updatedDate=instance.updated_at,
         configuration=service.shown_configuration(instance),
         user=UserSummary(id=instance.user.id, emailAddress=instance.user.email),
+        warnings=service.configuration_warnings(instance),
+        draining=service.is_draining(instance),
     )

@@ -104,10 +104,28 @@ class InstanceOut(BaseModel):
     updatedDate: datetime
     configuration: dict[str, Any]
     user: UserSummary
+    draining: bool = Field(
+        default=False,
+        description="DELETE ?drain=true was asked: deleted once its callbacks are delivered",
+    )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Configuration keys that look like a misspelt known key, with the "
+        "key probably meant (they are kept as sent and have no effect)",
+    )
 
 
 class InstanceDeleted(BaseModel):
-    """``DELETE /instances/{id}``."""
+    """``DELETE /instances/{id}``: deleted now, or (``?drain=true``) once drained."""
 
     id: int
     deleted: bool
+    droppedCallbacks: int = Field(
+        default=0, description="callbacks not yet delivered that were dropped with it"
+    )
+    draining: bool = Field(
+        default=False, description="deleted once its pending callbacks are delivered"
+    )
+    pendingCallbacks: int = Field(
+        default=0, description="callbacks still to deliver before it is deleted (drain)"
+    )

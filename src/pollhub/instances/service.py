@@ -6,19 +6,21 @@ raises domain errors, and leaves committing to the caller's unit of work.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from pollhub.catalog.service import elements_of, find_element
 from pollhub.clock import clock
 from pollhub.db import configuration as keys
-from pollhub.db.models import Instance
+from pollhub.db.models import Instance, Notification
+from pollhub.delivery.repository import ACTIVE
 from pollhub.elements import element_of as _element_of
 from pollhub.elements.base import Element
-from pollhub.errors import BadRequest, NotFound
+from pollhub.errors import BadRequest, Conflict, NotFound
 from pollhub.instances.config import (
     MASK,
     InstanceConfiguration,
@@ -27,6 +29,7 @@ from pollhub.instances.config import (
     is_secret_key,
     parse_configuration,
 )
+from pollhub.instances.near_misses import near_miss_warnings
 from pollhub.instances.schemas import InstanceCreate, InstanceUpdate, ProviderData
 from pollhub.oauth.client import ClientApp, TokenSet, exchange_code
 from pollhub.oauth.tokens import store_tokens
@@ -111,6 +114,11 @@ async def update_instance(
 ) -> Instance:
     """Change name, tags or configuration (partially), or re-authenticate with a new code."""
     instance = await get_instance(session, caller, instance_id)
+    if is_draining(instance):
+        raise Conflict(
+            f"Instance {instance_id} is being deleted once its pending callbacks are "
+            "delivered; DELETE it again without drain to delete it now"
+        )
     element = element_of(instance)
     if body.name is not None:
         instance.name = body.name
@@ -131,12 +139,61 @@ async def update_instance(
     return instance
 
 
-async def delete_instance(session: AsyncSession, caller: Caller, instance_id: int) -> None:
-    """Remove an instance and everything that hangs off it."""
+@dataclass(frozen=True)
+class Deletion:
+    """What ``DELETE /instances/{id}`` did: deleted now (dropping ``undelivered``
+    callbacks), or deferred until those ``undelivered`` callbacks are delivered."""
+
+    deleted: bool
+    undelivered: int
+
+
+async def delete_instance(
+    session: AsyncSession, caller: Caller, instance_id: int, *, drain: bool = False
+) -> Deletion:
+    """Remove an instance and everything that hangs off it, or, with ``drain`` and
+    callbacks still to deliver, stop its events now and delete it once they are delivered
+    (or have failed for good): see :func:`delete_drained_instances`."""
     instance = await get_instance(session, caller, instance_id)
+    undelivered = await _undelivered_count(session, instance.id)
     await webhooks.unsubscribe(session, instance)
+    if drain and undelivered:
+        await forget_poll_states(session, instance.id)
+        instance.events_enabled = False
+        instance.delete_requested_at = instance.updated_at = clock.now()
+        await session.flush()
+        return Deletion(deleted=False, undelivered=undelivered)
     await session.delete(instance)
     await session.flush()
+    return Deletion(deleted=True, undelivered=undelivered)
+
+
+async def delete_drained_instances(session: AsyncSession) -> int:
+    """Delete the instances asked to be deleted once drained whose outbox is now empty;
+    returns how many. For the worker to call periodically; commits nothing."""
+    undelivered = exists().where(
+        Notification.instance_id == Instance.id, Notification.status.in_(ACTIVE)
+    )
+    result = await session.execute(
+        delete(Instance)
+        .where(Instance.delete_requested_at.is_not(None), ~undelivered)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def is_draining(instance: Instance) -> bool:
+    """True once ``DELETE ?drain=true`` was asked and the instance awaits its deletion."""
+    return instance.delete_requested_at is not None
+
+
+async def _undelivered_count(session: AsyncSession, instance_id: int) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.instance_id == instance_id, Notification.status.in_(ACTIVE))
+    )
+    return int(count or 0)
 
 
 def element_of(instance: Instance) -> Element:
@@ -147,9 +204,20 @@ def element_of(instance: Instance) -> Element:
     return element
 
 
+def configuration_warnings(instance: Instance) -> list[str]:
+    """Keys of the instance's configuration that look like a misspelt known key."""
+    keys = sorted([*instance.configuration, *instance.secrets])
+    return near_miss_warnings(element_of(instance), keys)
+
+
 def shown_configuration(instance: Instance) -> dict[str, Any]:
-    """The configuration as the API shows it: every secret as ``********``."""
-    shown = dict(instance.configuration)
+    """The configuration as the API shows it: every secret as ``********`` — also a key
+    its custom element has declared secret since the value was stored."""
+    element = _element_of(instance)
+    shown = {
+        key: MASK if is_secret_key(key, element) else value
+        for key, value in instance.configuration.items()
+    }
     shown.update({key: MASK for key in instance.secrets})
     return shown
 

@@ -69,7 +69,7 @@ async def exchange_code(
         except OAuthError as exc:
             raise _refused("authorization code", element, exc) from exc
         except httpx.HTTPError as exc:
-            raise _unreachable(element, exc) from exc
+            raise _unreachable(element, token_url, exc) from exc
     return _token_set(element, token, previous_refresh_token=None)
 
 
@@ -88,7 +88,7 @@ async def refresh_tokens(
         except OAuthError as exc:
             raise _refused("refresh token", element, exc) from exc
         except httpx.HTTPError as exc:
-            raise _unreachable(element, exc) from exc
+            raise _unreachable(element, token_url, exc) from exc
     return _token_set(element, token, previous_refresh_token=refresh_token)
 
 
@@ -107,12 +107,12 @@ def _client(app: ClientApp) -> AsyncOAuth2Client:
     )
 
 
-def _unreachable(element: Element, exc: httpx.HTTPError) -> PollhubError:
+def _unreachable(element: Element, token_url: str, exc: httpx.HTTPError) -> PollhubError:
     refused = refusal_in(exc)
     if refused is not None:
         return BadRequest(f"{element.name} token endpoint {refused}")
     return ProviderUnavailable(
-        f"{element.name} token endpoint could not be reached: {type(exc).__name__}"
+        f"{element.name} token endpoint {token_url} could not be reached: {type(exc).__name__}"
     )
 
 

@@ -115,8 +115,11 @@ def connect_host(url: str) -> str:
     return host
 
 
-async def check_outbound_url(url: str | None, *, key: str, allow_private: bool) -> None:
-    """Refuse, with a 400 naming ``key``, a configured URL pollhub must not call.
+async def check_outbound_url(
+    url: str | None, *, key: str, allow_private: bool, where: str = "configuration"
+) -> None:
+    """Refuse, with a 400 naming ``key`` (of the instance ``configuration``, or of an
+    element ``definition``), a URL pollhub must not call.
 
     A host name that does not resolve now is accepted; every connection is checked again.
     """
@@ -130,7 +133,7 @@ async def check_outbound_url(url: str | None, *, key: str, allow_private: bool) 
             check_address(address, host)
     except AddressRefused as exc:
         raise BadRequest(
-            f"configuration '{key}': {exc}. Requests to loopback, private, link-local or "
+            f"{where} '{key}': {exc}. Requests to loopback, private, link-local or "
             f"metadata addresses are refused (set {SETTING}=true to allow them)"
         ) from None
 

@@ -42,7 +42,7 @@ from pollhub.oauth.tokens import InstanceInvalid, TokenKeeper, fresh_token
 from pollhub.polling import metrics, schedule
 from pollhub.polling.changes import classify_change, object_dates, object_id
 from pollhub.polling.config import PollerResource, refresh_seconds
-from pollhub.polling.fetch import PollInput, read_resource
+from pollhub.polling.fetch import PollInput, dates_configuration, read_resource
 from pollhub.polling.plan import skipped_parents
 
 log = logging.getLogger(__name__)
@@ -281,9 +281,10 @@ async def _close_succeeded(
             target.resource.url, poll.first_poll or started, read.cursor
         )
         state.last_success_at = started
-        result = "baseline" if baseline else f"ok: {len(events)} changes"
+        changes = f"{len(events)} change{'' if len(events) == 1 else 's'}"
+        result = "baseline" if baseline else f"ok: {changes}"
         if resynced:
-            result = f"resynced: {len(events)} changes"
+            result = f"resynced: {changes}"
         _record(state, started, result, None)
         state.consecutive_failures = 0
         schedule.release(state, next_poll_at=started + target.interval)
@@ -309,13 +310,14 @@ async def _detect(
     since: datetime | None,
 ) -> list[ChangeEvent]:
     ids = [object_id(change, target.resource.idField) for change in read.changes]
-    memory = await Memory.load(
-        session, target.instance_id, target.name, ids, everything=read.complete and not baseline
-    )
+    listed = read.present if read.present is not None else (set(ids) if read.complete else None)
+    sweep = listed is not None and not baseline
+    memory = await Memory.load(session, target.instance_id, target.name, ids, everything=sweep)
     tolerance = target.resource.createdCheckTolerance
+    dates_config = dates_configuration(target.element, target.resource)
     events: list[ChangeEvent] = []
     for change, identifier in zip(read.changes, ids, strict=True):
-        dates = object_dates(change.raw, target.resource.datesConfiguration)
+        dates = object_dates(change.raw, dates_config)
         verdict = classify_change(
             change,
             memory.seen(identifier),
@@ -331,10 +333,10 @@ async def _detect(
             events.append(
                 ChangeEvent(verdict.event_type, identifier, object_type, date, change.raw)
             )
-    if read.complete and not baseline:
-        # A full enumeration after a lost cursor: what we knew of and no longer exists was
-        # deleted while we could not see it.
-        for missing in memory.forget_missing(session, ids):
+    if sweep and listed is not None:
+        # A full enumeration (after a lost cursor, or a list resource): what we knew of and
+        # no longer exists was deleted while we could not see it.
+        for missing in memory.forget_missing(session, set(listed) | set(ids)):
             raw = {"id": missing, "deleted": True}
             events.append(ChangeEvent("DELETED", missing, target.name, clock.now(), raw))
     return events

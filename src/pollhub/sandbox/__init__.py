@@ -33,6 +33,7 @@ from pollhub import elements
 from pollhub.sandbox import api
 from pollhub.sandbox.api import control
 from pollhub.sandbox.errors import ProviderError, bad_request
+from pollhub.sandbox.notifier import RetryPolicy
 from pollhub.sandbox.simulators import Simulator, check_coverage, provider_for_request
 from pollhub.sandbox.state import SandboxState
 from pollhub.sandbox.tokens import DEFAULT_ACCESS_TOKEN_LIFETIME
@@ -53,10 +54,12 @@ def simulators() -> tuple[Simulator, ...]:
 def create_sandbox_app(
     *,
     access_token_lifetime: int = DEFAULT_ACCESS_TOKEN_LIFETIME,
+    notification_time_scale: float = 1.0,
     element_keys: Iterable[str] | None = None,
 ) -> FastAPI:
     """A fresh sandbox with empty providers; ``access_token_lifetime`` is the
-    ``expires_in`` (seconds) of every access token it issues.
+    ``expires_in`` (seconds) of every access token it issues, ``notification_time_scale``
+    compresses Graph's four hours of notification retries (0.001: 14.4 seconds).
 
     Refuses (:class:`~.simulators.MissingSimulator`) when one of ``element_keys`` (by
     default every built-in element) has no simulator.
@@ -65,6 +68,7 @@ def create_sandbox_app(
     check_coverage(registered, elements.catalog() if element_keys is None else element_keys)
     app = FastAPI(title="pollhub sandbox providers", version="1")
     app.state.sandbox = SandboxState(access_token_lifetime=access_token_lifetime)
+    app.state.sandbox.notifier.retry = RetryPolicy(time_scale=notification_time_scale)
     app.state.simulators = registered
     app.add_exception_handler(ProviderError, _provider_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -17,7 +17,7 @@ from pollhub.sandbox.data.drive import DriveStore
 from pollhub.sandbox.data.dropbox import DropboxStore
 from pollhub.sandbox.data.gmail import GmailStore
 from pollhub.sandbox.data.outlook import OutlookStore
-from pollhub.sandbox.data.people import PeopleStore
+from pollhub.sandbox.data.people import ContactStore, PeopleStore
 from pollhub.sandbox.data.subscriptions import SubscriptionStore
 from pollhub.sandbox.faults import FaultBook
 from pollhub.sandbox.notifier import Notifier
@@ -35,6 +35,7 @@ class ProviderData:
     subscriptions: SubscriptionStore
     calendar: CalendarStore
     people: PeopleStore
+    contacts: ContactStore
     gmail: GmailStore
     docushare: DocuShareStore
     dropbox: DropboxStore
@@ -52,6 +53,7 @@ class ProviderData:
             subscriptions=SubscriptionStore(microsoft_user, drive.drive_id),
             calendar=CalendarStore(google_user),
             people=PeopleStore(),
+            contacts=ContactStore(),
             gmail=GmailStore(google_user),
             docushare=DocuShareStore(),
             dropbox=DropboxStore(),
@@ -89,6 +91,7 @@ class SandboxState:
             ("onedrivev2", "files"): data.drive,
             ("googlesuite", "calendar-events"): data.calendar,
             ("googlesuite", "contact-groups"): data.people,
+            ("googlesuite", "contacts"): data.contacts,
             ("googlesuite", "messages"): data.gmail,
             ("docushareflex", "documents"): data.docushare,
             ("microsoftgraph", "events"): data.outlook,

@@ -9,11 +9,13 @@ each notification proves itself by its subscription's ``clientState``.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pollhub.db.models import Instance
@@ -22,7 +24,9 @@ from pollhub.elements import get_element
 from pollhub.elements.base import Element
 from pollhub.errors import BadRequest, NotFound, PollhubError
 from pollhub.webhooks.receiver import Receipt, receive_changes, receive_lifecycle
+from pollhub.webhooks.refused import RefusedNotifications
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/events", tags=["provider webhooks"])
 MAX_BODY_BYTES = 1024 * 1024  # Graph's notifications are a few KB; refuse anything huge
 
@@ -31,6 +35,12 @@ class PayloadTooLarge(PollhubError):
     """A notification body over :data:`MAX_BODY_BYTES`."""
 
     status = 413
+
+
+class Unavailable(PollhubError):
+    """The database is away: the notification was not stored."""
+
+    status = 503
 
 
 class Forbidden(PollhubError):
@@ -68,12 +78,23 @@ async def _receive(
     if answer is not None:
         # Graph requires the decoded token back as text/plain within 10 seconds.
         return PlainTextResponse(answer, status_code=200)
-    instance, body = await _instance_and_body(session, element_key, instance_id, request)
     try:
-        receipt = await receive(session, instance, element, body)
-    except ValueError as exc:
-        raise BadRequest(str(exc)) from exc
-    await session.commit()
+        instance, body = await _instance_and_body(session, element_key, instance_id, request)
+        try:
+            receipt = await receive(session, instance, element, body)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from exc
+        await session.commit()
+    except (SQLAlchemyError, OSError) as exc:
+        # Not stored: the provider may retry or not; a catch-up read replaces it anyway.
+        refused: RefusedNotifications = request.app.state.refused_notifications
+        refused.note(instance_id)
+        log.warning(
+            "could not store a notification (%s); the instance will be caught up",
+            type(exc).__name__,
+            extra={"instance": instance_id},
+        )
+        raise Unavailable("notifications cannot be stored right now; try again later") from exc
     return _answer(receipt)
 
 

@@ -57,7 +57,9 @@ async def receive_changes(
     for entry in accepted:
         by_type.setdefault(subscriptions[entry.subscription_id].object_type, []).append(entry)
     for object_type, group in by_type.items():
-        memory = await Memory.load(session, instance.id, object_type, [e.object_id for e in group])
+        memory = await Memory.load(
+            session, instance.id, object_type, [e.object_id for e in group], locked=True
+        )
         for entry in group:
             unknown = "UNKNOWN" if entry.kind is None else entry.kind.upper()
             verdict = classify(

@@ -271,7 +271,7 @@ async def catch_up(
     notifications or a lost subscription); returns the number of changes reported."""
     hooks = _capability(element)
     objects = await hooks.read_all(api, object_type)
-    memory = await Memory.load(session, instance.id, object_type, [], everything=True)
+    memory = await Memory.load(session, instance.id, object_type, [], everything=True, locked=True)
     events = []
     for change in objects:
         verdict = classify(
