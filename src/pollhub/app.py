@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from pollhub import __version__
+from pollhub.api_docs import mount_api_docs
 from pollhub.catalog.endpoints import router as catalog_router
 from pollhub.console import mount_console
 from pollhub.db.engine import create_engine, create_sessionmaker
@@ -27,6 +28,7 @@ from pollhub.errors import PollhubError
 from pollhub.hubs.endpoints import router as hubs_router
 from pollhub.instances.endpoints import router as instances_router
 from pollhub.metrics import exposition
+from pollhub.middleware import AuthenticateFirst, BodyLimit, SecurityHeaders, error_response
 from pollhub.polling.endpoints import router as polling_router
 from pollhub.settings import Settings, get_settings
 from pollhub.tenancy.throttle import FailedAuthThrottle
@@ -35,6 +37,8 @@ from pollhub.webhooks.refused import RefusedNotifications
 from pollhub.worker import run_worker
 
 API_PREFIX = "/elements/api-v2"
+# Provider webhooks: no pollhub secrets (each notification proves itself), a smaller cap.
+WEBHOOKS_PREFIX = f"{API_PREFIX}{webhooks_router.prefix}/"
 
 
 class ErrorOut(BaseModel):
@@ -95,8 +99,14 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         version=__version__,
         description="Events for SaaS connectors: polling and webhooks, delivered signed.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package by mount_api_docs, not from a CDN
+        redoc_url=None,
     )
-    app.state.auth_throttle = FailedAuthThrottle(settings.auth_failures_per_minute)
+    mount_api_docs(app)
+    app.state.auth_throttle = FailedAuthThrottle(
+        per_credential=settings.auth_failures_per_minute,
+        per_address=settings.auth_failures_per_address_per_minute,
+    )
     app.state.refused_notifications = RefusedNotifications()
     app.include_router(catalog_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(instances_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
@@ -115,6 +125,15 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
             notification_time_scale=settings.sandbox_notification_time_scale
         )
         app.mount("/sandbox", sandbox)
+    # Innermost first: authenticate before a body is read, cap bodies as they stream,
+    # security headers on everything (API, docs, console, sandbox), then the request id.
+    app.add_middleware(AuthenticateFirst, prefix=API_PREFIX, public=(WEBHOOKS_PREFIX,))
+    app.add_middleware(
+        BodyLimit,
+        default=settings.max_body_bytes,
+        by_prefix={WEBHOOKS_PREFIX: settings.max_webhook_body_bytes},
+    )
+    app.add_middleware(SecurityHeaders, no_store_prefix=API_PREFIX)
     app.middleware("http")(_request_id)
     app.add_exception_handler(PollhubError, _domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
@@ -155,33 +174,27 @@ async def _request_id(
     return response
 
 
-def _error(request: Request, status: int, message: str, **extra: str) -> JSONResponse:
-    request_id = getattr(request.state, "request_id", None) or uuid.uuid4().hex
-    body = {"requestId": request_id, "message": message, **extra}
-    return JSONResponse(body, status_code=status, headers={"X-Request-Id": request_id})
-
-
 async def _domain_error(request: Request, exc: PollhubError) -> JSONResponse:
     extra = {"providerMessage": exc.provider_message} if exc.provider_message else {}
-    return _error(request, exc.status, exc.message, **extra)
+    return error_response(request, exc.status, exc.message, **extra)
 
 
 async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
     problems = []
     for error in exc.errors():
         if error.get("type") == "json_invalid":
-            return _error(request, 400, "Request body is not valid JSON")
+            return error_response(request, 400, "Request body is not valid JSON")
         # Only the leading part says where (body, query, path): a field may be named "path".
         where = list(error["loc"])
         if where and where[0] in ("body", "query", "path", "header"):
             where = where[1:]
         location = ".".join(str(part) for part in where)
         problems.append(f"'{location}': {error['msg']}" if location else str(error["msg"]))
-    return _error(request, 400, "; ".join(problems) or "Invalid request")
+    return error_response(request, 400, "; ".join(problems) or "Invalid request")
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    return _error(request, exc.status_code, str(exc.detail))
+    return error_response(request, exc.status_code, str(exc.detail))
 
 
 async def _client_gone(request: Request, exc: ClientDisconnect) -> Response:
@@ -193,4 +206,4 @@ async def _client_gone(request: Request, exc: ClientDisconnect) -> Response:
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return _error(request, 500, "Internal error; quote the requestId when reporting it")
+    return error_response(request, 500, "Internal error; quote the requestId when reporting it")

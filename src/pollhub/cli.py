@@ -150,6 +150,20 @@ def create_user(
     typer.echo(json.dumps(_in_transaction(work)))
 
 
+@users.command("rotate-secret")
+def rotate_user_secret(
+    user: Annotated[int, typer.Option("--user", help="user id")],
+) -> None:
+    """Give a user a new secret (the old one stops working, and every console session of
+    the user ends); prints it as JSON."""
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        rotated = await tenancy.rotate_user_secret(session, user)
+        return {"user": {"id": rotated.id, "email": rotated.name, "secret": rotated.secret}}
+
+    typer.echo(json.dumps(_in_transaction(work)))
+
+
 def _default_public_url(host: str, port: int) -> None:
     """Make ``POLLHUB_PUBLIC_URL`` default to where this process listens.
 

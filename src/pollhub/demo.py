@@ -9,13 +9,17 @@ the sandbox's control API. Each callback that arrives becomes a row of the table
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import hmac
 import itertools
 import json
 import os
 import random
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -38,6 +42,7 @@ from pollhub.settings import get_settings
 from pollhub.tenancy.service import create_organization
 
 CHANGE_EVERY_SECONDS = 1.5
+SIGNATURE_KEY = "demo-signature-key"
 # The demo organization's secrets, for signing in to the console (local demo data only).
 DEMO_CREDENTIALS = Path("pollhub-demo-credentials.json")
 REFRESH_MINUTES = "0.1"  # every 6 s: fast enough to watch
@@ -64,7 +69,7 @@ def instance_bodies(callback_url: str) -> list[dict[str, Any]]:
     events = {
         keys.EVENTS_ENABLED: "true",
         keys.CALLBACK_URL: callback_url,
-        keys.SIGNATURE_KEY: "demo-signature-key",
+        keys.SIGNATURE_KEY: SIGNATURE_KEY,
         keys.REFRESH_INTERVAL: REFRESH_MINUTES,
     }
     oauth = {
@@ -84,6 +89,17 @@ def instance_bodies(callback_url: str) -> list[dict[str, Any]]:
     ]
 
 
+def signature_verdict(body: bytes, header: str | None, key: str = SIGNATURE_KEY) -> str:
+    """What the demo client makes of a callback's ``Elements-Webhook-Signature``, checked
+    as a client should: the HMAC-SHA256 of the exact body with the shared key."""
+    if header is None:
+        return "unsigned"
+    expected = (
+        "sha256=" + base64.b64encode(hmac.new(key.encode(), body, hashlib.sha256).digest()).decode()
+    )
+    return "✓sig" if hmac.compare_digest(header, expected) else "✗sig BAD SIGNATURE"
+
+
 @dataclass
 class Board:
     """What the terminal shows: the latest callbacks and the counts."""
@@ -92,21 +108,23 @@ class Board:
     received: int = 0
     changes: int = 0
     notes: list[str] = field(default_factory=list)
+    # Rows not printed yet, for output that is not a terminal (one plain line each).
+    unprinted: list[tuple[str, ...]] = field(default_factory=list)
 
-    def add_callback(self, body: dict[str, Any], signed: bool) -> None:
+    def add_callback(self, body: dict[str, Any], signature: str) -> None:
         message = body["message"]
         self.received += 1
         for event in message["events"]:
-            self.rows.appendleft(
-                (
-                    datetime.now().strftime("%H:%M:%S"),
-                    message["elementKey"],
-                    event["objectType"],
-                    event["eventType"],
-                    str(event["objectId"])[:28],
-                    "delivered ✓sig" if signed else "delivered",
-                )
+            row = (
+                datetime.now().strftime("%H:%M:%S"),
+                message["elementKey"],
+                event["objectType"],
+                event["eventType"],
+                str(event["objectId"])[:28],
+                f"delivered {signature}",
             )
+            self.rows.appendleft(row)
+            self.unprinted.append(row)
 
     def render(self, urls: str) -> Group:
         table = Table(title="Callbacks arriving at the demo client", expand=True)
@@ -142,7 +160,8 @@ async def run_demo(port: int, duration: float | None, console: Console) -> int:
     urls = (
         f"pollhub on {settings.public_url}  ·  console {settings.public_url}/ (sign in with the "
         f"secrets in {DEMO_CREDENTIALS})  ·  API docs {settings.public_url}/docs  ·  "
-        f"metrics {settings.public_url}/metrics  ·  sandbox {settings.public_url}/sandbox\n"
+        f"metrics {settings.public_url}/metrics  ·  "
+        f"sandbox control API {settings.public_url}/sandbox/docs\n"
         f"demo client receiving callbacks at {callback_url}"
     )
     try:
@@ -160,8 +179,19 @@ async def run_demo(port: int, duration: float | None, console: Console) -> int:
                     f"HTTP {response.status_code}"
                 )
             deadline = None if duration is None else time.monotonic() + duration
-            with Live(board.render(urls), console=console, refresh_per_second=4) as live:
-                await _make_changes(http, board, live, urls, deadline, serving)
+            if console.is_terminal:
+                with Live(board.render(urls), console=console, refresh_per_second=4) as live:
+                    await _make_changes(
+                        http, board, deadline, serving, lambda: live.update(board.render(urls))
+                    )
+            else:
+                # Piped (``| tee``) or redirected: a live table would only appear at the
+                # end, so print plain lines as things happen.
+                for line in (urls, *board.notes):
+                    console.print(line, highlight=False, soft_wrap=True)
+                print_new_rows = _printer(console, board)
+                await _make_changes(http, board, deadline, serving, print_new_rows)
+                print_new_rows()
     finally:
         server.should_exit = True
         with contextlib.suppress(Exception):
@@ -173,13 +203,24 @@ async def run_demo(port: int, duration: float | None, console: Console) -> int:
     return board.received
 
 
+def _printer(console: Console, board: Board) -> Callable[[], None]:
+    """Shows the board's new rows as plain lines (instead of redrawing a live table)."""
+
+    def show() -> None:
+        for row in board.unprinted:
+            console.print("  ".join(row), highlight=False, soft_wrap=True)
+        board.unprinted.clear()
+        console.file.flush()
+
+    return show
+
+
 async def _make_changes(
     http: httpx.AsyncClient,
     board: Board,
-    live: Live,
-    urls: str,
     deadline: float | None,
     serving: asyncio.Task[None],
+    show: Callable[[], None],
 ) -> None:
     rng = random.Random()
     existing: dict[tuple[str, str], list[str]] = {}
@@ -199,7 +240,7 @@ async def _make_changes(
         else:
             response = await http.delete(f"{path}/{objects.pop(rng.randrange(len(objects)))}")
         board.changes += response.status_code < 300
-        live.update(board.render(urls))
+        show()
         await asyncio.sleep(CHANGE_EVERY_SECONDS)
 
 
@@ -225,8 +266,9 @@ async def _start_receiver(port: int, board: Board) -> web.AppRunner:
     """The demo client application: an aiohttp server that records each callback."""
 
     async def receive(request: web.Request) -> web.Response:
-        body = json.loads(await request.read())
-        board.add_callback(body, "Elements-Webhook-Signature" in request.headers)
+        raw = await request.read()
+        signature = signature_verdict(raw, request.headers.get("Elements-Webhook-Signature"))
+        board.add_callback(json.loads(raw), signature)
         return web.Response(status=200)
 
     app = web.Application()

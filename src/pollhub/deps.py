@@ -8,10 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Header, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from pollhub.errors import Unauthorized
-from pollhub.tenancy.header import parse_authorization
-from pollhub.tenancy.service import Caller, authenticate
-from pollhub.tenancy.throttle import FailedAuthThrottle
+from pollhub.tenancy.authentication import authenticate_header
+from pollhub.tenancy.service import Caller
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -32,17 +30,31 @@ async def get_caller(
         Header(description="User <user secret>, Organization <org secret>[, Element <token>]"),
     ] = None,
 ) -> Caller:
-    """The authenticated caller, from the ``Authorization`` header."""
-    throttle: FailedAuthThrottle = request.app.state.auth_throttle
-    client = request.client.host if request.client else "unknown"
-    throttle.check(client)
-    try:
-        credentials = parse_authorization(authorization)
-        organization, user = await authenticate(session, credentials.user, credentials.organization)
-    except Unauthorized:
-        throttle.failed(client)
-        raise
-    return Caller(organization.id, user.id, credentials.element)
+    """The authenticated caller, from the ``Authorization`` header (authenticated already,
+    before its body was read, when the request has one: :mod:`pollhub.middleware`)."""
+    authenticated = getattr(request.state, "caller", None)
+    if isinstance(authenticated, Caller):
+        return authenticated
+    return await authenticate_request(request, session, authorization)
+
+
+async def authenticate_request(
+    request: Request, session: AsyncSession, authorization: str | None
+) -> Caller:
+    """Authenticate ``request``'s caller, failures throttled (:mod:`pollhub.tenancy.throttle`)."""
+    return await authenticate_header(
+        session,
+        request.app.state.sessionmaker,
+        request.app.state.auth_throttle,
+        authorization,
+        client_address(request),
+    )
+
+
+def client_address(request: Request) -> str:
+    """The client's address as the server saw it (behind a proxy: uvicorn's
+    ``--forwarded-allow-ips`` decides whether ``X-Forwarded-For`` counts)."""
+    return request.client.host if request.client else "unknown"
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -43,8 +43,15 @@ class Settings(BaseSettings):
     delivery_concurrency: int = Field(default=64, ge=1)
     delivery_max_retries: int = Field(default=9, ge=0)
     delivered_retention_days: float = Field(default=7, ge=0)
-    # Failed authentications one client address may make per minute before getting 429s.
+    # Failed authentications per minute before 429s: per presented credential, and per
+    # client address only as a high ceiling (tenants behind one proxy share an address).
+    # A request that authenticates is never refused.
     auth_failures_per_minute: int = Field(default=30, ge=1)
+    auth_failures_per_address_per_minute: int = Field(default=600, ge=1)
+    # Request bodies are capped as they stream: the API (and console), and each provider
+    # webhook request.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_webhook_body_bytes: int = Field(default=256 * 1024, ge=1024)
     log_level: str = "INFO"
     # PostgreSQL connections one process keeps open, and how many more it may open at peaks.
     database_pool_size: int = Field(default=10, ge=1)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, FloatRect, Page, async_playwright, expect
 
 from tests.conftest import Tenant
 from tests.live import Receiver
@@ -83,6 +83,28 @@ async def _eventually(condition: Callable[[], Awaitable[bool]], seconds: float =
         await asyncio.sleep(0.2)
 
 
+def _overlap(a: FloatRect, b: FloatRect) -> bool:
+    return not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
+
+
+async def _scrolls_sideways(page: Page) -> bool:
+    scrolls: bool = await page.evaluate(
+        "() => document.documentElement.scrollWidth > document.documentElement.clientWidth"
+    )
+    return scrolls
+
+
+async def _text_height(page: Page, selector: str) -> float:
+    box = await page.locator(selector).first.bounding_box()
+    assert box, selector
+    return float(box["height"])
+
+
 async def test_a_person_creates_an_instance_watches_an_event_arrive_and_redelivers_it(
     pollhub_url: str,
     tenant: Tenant,
@@ -118,7 +140,9 @@ async def test_a_person_creates_an_instance_watches_an_event_arrive_and_redelive
     await page.get_by_label("Name", exact=True).fill("Team drive")
     await page.get_by_label("Tags").fill("console, e2e")
     await expect(page.get_by_label("Turn on events")).to_be_checked()
-    await page.get_by_label("Callback URL").fill(callback_url)
+    # A long callback URL, as real ones with their query strings are.
+    long_callback_url = f"{callback_url}?client=console-e2e&route={'long-segment-' * 12}end"
+    await page.get_by_label("Callback URL").fill(long_callback_url)
     await page.get_by_label("Signature key").fill("console-signature-key")
     await page.get_by_label("Refresh interval").fill("0.02")
     await expect(page.get_by_label("Poll events")).to_be_checked()
@@ -145,25 +169,62 @@ async def test_a_person_creates_an_instance_watches_an_event_arrive_and_redelive
     await expect(delivered).to_have_count(1, timeout=30_000)
     await expect(delivered).to_contain_text("CREATED")
     await expect(page.locator("#live-chart")).to_contain_text("CREATED 1", timeout=10_000)
+    # The day's chart spans the page and is labelled: hours below, counts on the left.
+    chart = await page.locator("#live-chart svg").bounding_box()
+    assert chart and chart["width"] >= 900 and chart["height"] >= 200, chart
+    await expect(page.locator("#live-chart svg text.level").last).to_have_text("1")
+    await expect(page.locator("#live-chart")).to_contain_text("Events per hour (UTC)")
+    assert await _text_height(page, "#live-chart svg text.tick") >= 11
     await screenshots(page, "events")
     event_id = await delivered.get_attribute("data-event-id")
     assert event_id and [c.json["message"]["eventId"] for c in recorder.callbacks] == [event_id]
+    first_delivery = await delivered.locator("td.delivered time").get_attribute("datetime")
+    assert first_delivery
 
-    # Its exact payload, on demand.
+    # Its exact payload, on demand; the long callback URL wraps inside the page and its
+    # box, clear of the date beside it.
     await page.get_by_role("link", name=f"Payload of {event_id}").click()
     await expect(page.locator("pre.payload")).to_contain_text(event_id)
+    url_box = await page.locator("dd", has_text=long_callback_url).bounding_box()
+    created_box = await page.locator("dt:text-is('Created') + dd").bounding_box()
+    assert url_box and created_box
+    assert url_box["x"] + url_box["width"] <= 1280 - 16, url_box
+    assert not _overlap(url_box, created_box), (url_box, created_box)
+    assert not await _scrolls_sideways(page)
+    await screenshots(page, "event")
     await page.go_back()
 
-    # Redeliver it: the receiver gets the same event again.
+    # Redeliver it: the receiver gets the same event again, and its row shows it went
+    # out again (queued, then delivered at a new time), not only the message above.
     await page.get_by_role("button", name=f"Redeliver {event_id}").click()
     await expect(page.get_by_text("is queued for delivery again")).to_be_visible()
+    assert page.url.endswith(f"#event-{event_id}")
+    row = page.locator(f"#event-rows tr[data-event-id='{event_id}']")
 
     async def arrived_twice() -> bool:
         return [c.json["message"]["eventId"] for c in recorder.callbacks] == [event_id] * 2
 
     await _eventually(arrived_twice)
-    await expect(page.locator("#event-rows tr[data-status='delivered']")).to_have_count(
-        1, timeout=15_000
+    await expect(row).to_have_attribute("data-status", "delivered", timeout=15_000)
+    await expect(row.locator("td.delivered time")).not_to_have_attribute(
+        "datetime", first_delivery, timeout=15_000
+    )
+    await expect(page.locator("#event-rows tr[data-status='delivered']")).to_have_count(1)
+
+    # On a phone the events table becomes cards: nothing scrolls sideways.
+    phone = await browser.new_page(viewport={"width": 390, "height": 844})
+    await phone.context.add_cookies(await page.context.cookies())
+    await phone.goto(page.url.split("#")[0])
+    await expect(phone.locator("#event-rows tr[data-status='delivered']")).to_have_count(1)
+    assert not await _scrolls_sideways(phone)
+    wrap = phone.locator(".table-wrap")
+    assert await wrap.evaluate("e => e.scrollWidth <= e.clientWidth")
+    await screenshots(phone, "events-phone")
+    await phone.close()
+
+    # The simulated providers' control API is one link away.
+    await expect(page.get_by_role("link", name="sandbox control API")).to_have_attribute(
+        "href", "/sandbox/docs"
     )
 
     # The instances page: status and the day's chart.

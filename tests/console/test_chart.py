@@ -26,10 +26,21 @@ def test_bars_stack_by_type_and_the_busiest_hour_fills_the_height() -> None:
     ]
     last_hour = [s for s in chart.segments if s.x > 460]
     assert [s.css_class for s in last_hour] == ["type-created", "type-deleted"]
-    assert sum(s.height for s in last_hour) == chart.plot_height
+    assert sum(s.height for s in last_hour) == chart.plot_height - chart.plot_top
     assert last_hour[0].label == "17:00 UTC: 3 CREATED"
     assert chart.segments[0].css_class == "type-other"
     assert [t.text for t in chart.ticks] == ["18:00", "00:00", "06:00", "12:00"]
+
+
+def test_a_large_chart_labels_the_busiest_hours_count_and_half_of_it() -> None:
+    counts = {"CREATED": [0] * 23 + [8]}
+
+    chart = build_chart(counts, NOW, width=960, height=260)
+
+    assert [level.text for level in chart.levels] == ["4", "8"]
+    assert chart.levels[-1].y == chart.plot_top > 0
+    assert chart.font_size >= 12
+    assert chart.segments[0].x >= chart.plot_left > 0
 
 
 def test_a_quiet_day_draws_no_bars() -> None:

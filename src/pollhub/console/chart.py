@@ -6,7 +6,7 @@ needs no script. Counts come from :func:`pollhub.console.queries.events_per_hour
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from .queries import EVENT_TYPES, HOURS, first_hour
@@ -35,6 +35,14 @@ class Tick:
 
 
 @dataclass(frozen=True)
+class Level:
+    """A count on the left axis, with its grid line at ``y``."""
+
+    y: float
+    text: str
+
+
+@dataclass(frozen=True)
 class LegendEntry:
     """One event type, its colour and its total over the day."""
 
@@ -55,6 +63,10 @@ class Chart:
     legend: list[LegendEntry]
     peak: int
     summary: str
+    plot_left: float = 0
+    plot_top: float = 0
+    levels: list[Level] = field(default_factory=list)
+    font_size: int = 9
 
     @property
     def empty(self) -> bool:
@@ -65,26 +77,35 @@ class Chart:
 def build_chart(
     counts: dict[str, list[int]], now: datetime, *, width: int = 480, height: int = 120
 ) -> Chart:
-    """Stacked bars of ``counts`` (per type, one number per hour, oldest first) ending ``now``."""
-    plot_height = height - 18  # room for the hour labels
-    slot = width / HOURS
+    """Stacked bars of ``counts`` (per type, one number per hour, oldest first) ending ``now``.
+
+    Labels grow with the chart (a larger chart is meant to be read, not glanced at): hours
+    under the bars and, left of them, the counts of the busiest hour and of half of it.
+    """
+    font_size = round(max(9, min(14, width / 64)))
+    plot_height = height - font_size - 8  # room for the hour labels
+    labelled = width >= 480  # a small chart (the instances page's) is only glanced at
+    plot_top = font_size if labelled else 0  # room for the top count's label
     types = _ordered_types(counts)
     totals_per_hour = [sum(counts[t][hour] for t in types) for hour in range(HOURS)]
     peak = max(totals_per_hour, default=0)
+    plot_left = round(font_size * (0.65 * len(str(peak)) + 0.8), 2) if peak and labelled else 0
+    slot = (width - plot_left) / HOURS
     start = first_hour(now)
     segments = []
     for hour in range(HOURS):
         baseline = float(plot_height)
+        scale = plot_height - plot_top
         hour_start = start + timedelta(hours=hour)
         for event_type in types:
             count = counts[event_type][hour]
             if not count:
                 continue
-            bar = plot_height * count / peak
+            bar = scale * count / peak
             baseline -= bar
             segments.append(
                 Segment(
-                    x=round(hour * slot + 1, 2),
+                    x=round(plot_left + hour * slot + 1, 2),
                     y=round(baseline, 2),
                     width=round(slot - 2, 2),
                     height=round(bar, 2),
@@ -93,8 +114,13 @@ def build_chart(
                 )
             )
     ticks = [
-        Tick(round(hour * slot, 2), f"{start + timedelta(hours=hour):%H:%M}")
+        Tick(round(plot_left + hour * slot, 2), f"{start + timedelta(hours=hour):%H:%M}")
         for hour in range(0, HOURS, 6)
+    ]
+    levels = [
+        Level(round(plot_height - (plot_height - plot_top) * value / peak, 2), str(value))
+        for value in sorted({peak, peak // 2})
+        if value and peak and labelled
     ]
     legend = [LegendEntry(t, _css_class(t), sum(counts[t])) for t in types]
     summary = (
@@ -102,7 +128,20 @@ def build_chart(
         if legend
         else "no events"
     )
-    return Chart(width, height, plot_height, segments, ticks, legend, peak, summary)
+    return Chart(
+        width,
+        height,
+        plot_height,
+        segments,
+        ticks,
+        legend,
+        peak,
+        summary,
+        plot_left=plot_left,
+        plot_top=plot_top,
+        levels=levels,
+        font_size=font_size,
+    )
 
 
 def _ordered_types(counts: dict[str, list[int]]) -> list[str]:

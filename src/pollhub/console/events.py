@@ -26,6 +26,8 @@ from .web import CallerDep, ConsoleRoute, ConsoleSessionDep, render, render_frag
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 REDELIVERABLE = frozenset(delivery.REDELIVERABLE)
+# The events page's chart: the page's full width, with labels meant to be read.
+DAY_CHART_WIDTH, DAY_CHART_HEIGHT = 960, 260
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,9 @@ async def redeliver(
     query = "&".join(f"{k}={v}" for k, v in (("status", chosen.status), ("type", chosen.type)) if v)
     if query:
         response.headers["location"] += f"?{query}"
+    # The page opens at the row, highlighted, showing its new state (queued again, then
+    # delivered with a new time) as the live table updates.
+    response.headers["location"] += f"#event-{event_id}"
     return response
 
 
@@ -139,7 +144,9 @@ async def _live(
     now = clock.now()
     per_hour = await queries.events_per_hour(db, caller, [instance.id], now)
     return {
-        "day_chart": build_chart(per_hour.get(instance.id, {}), now),
+        "day_chart": build_chart(
+            per_hour.get(instance.id, {}), now, width=DAY_CHART_WIDTH, height=DAY_CHART_HEIGHT
+        ),
         "events": page.items,
         "total": page.total,
         "redeliverable": REDELIVERABLE,

@@ -12,13 +12,15 @@ from fastapi.responses import Response
 
 from pollhub.catalog.service import elements_of
 from pollhub.db import configuration as keys
-from pollhub.deps import SessionDep
+from pollhub.deps import SessionDep, client_address
 from pollhub.elements import catalog
 from pollhub.errors import BadRequest, Unauthorized
 from pollhub.instances import service as instances
 from pollhub.instances.schemas import InstanceUpdate
 from pollhub.polling import schedule
-from pollhub.tenancy.service import authenticate
+from pollhub.tenancy.authentication import authenticate_secrets
+from pollhub.tenancy.console_sessions import end_sessions_of, session_user, start_session
+from pollhub.tenancy.throttle import TooManyFailedAttempts
 
 from . import create, events
 from .forms import text
@@ -44,22 +46,38 @@ async def sign_in_page(request: Request, console: ConsoleSessionDep) -> Response
 
 @router.post("/sign-in")
 async def sign_in(request: Request, db: SessionDep, console: ConsoleSessionDep) -> Response:
-    """Check the organization and user secrets and remember them in the session."""
+    """Check the organization and user secrets and start a server-side session; failures
+    are throttled as the API's are."""
     form = await request.form()
     organization_secret, user_secret = text(form, "organization_secret"), text(form, "user_secret")
     try:
-        await authenticate(db, user_secret, organization_secret)
+        _, user = await authenticate_secrets(
+            db,
+            request.app.state.sessionmaker,
+            request.app.state.auth_throttle,
+            user_secret=user_secret,
+            organization_secret=organization_secret,
+            address=client_address(request),
+        )
     except Unauthorized:
         # The secrets typed are never echoed back into the page.
         error = "Those secrets do not match an organization and one of its users."
         return render(request, "sign_in.html", {"error": error}, status=401)
-    console.sign_in(user_secret, organization_secret)
+    except TooManyFailedAttempts as exc:
+        return render(request, "sign_in.html", {"error": exc.message}, status=429)
+    session_id = await start_session(db, user)
+    await db.commit()
+    console.sign_in(session_id)
     return see_other(request, "instances_page")
 
 
 @router.post("/sign-out")
-async def sign_out(request: Request, console: ConsoleSessionDep) -> Response:
-    """Forget the secrets."""
+async def sign_out(request: Request, db: SessionDep, console: ConsoleSessionDep) -> Response:
+    """End every session of the signed-in user (a cookie captured earlier is worthless)."""
+    found = await session_user(db, console.session_id) if console.session_id else None
+    if found is not None:
+        await end_sessions_of(db, found[1].id)
+        await db.commit()
     console.sign_out()
     console.flash("notice", "Signed out.")
     return see_other(request, "sign_in_page")

@@ -1,9 +1,9 @@
 """The console's session: one encrypted, authenticated cookie, and its CSRF token.
 
-The cookie holds the signed-in user's organization and user secrets (so every request is
-authenticated afresh with :func:`pollhub.tenancy.service.authenticate`, and a revoked
-secret stops working at once), the CSRF token every form must echo, an OAuth flow in
-progress, and one-shot messages. It is a Fernet token — AES encrypted and HMAC-SHA256
+The cookie holds the id of a server-side session (:mod:`pollhub.tenancy.console_sessions`,
+looked up on every request, so sign-out or a rotated secret ends it at once — never a
+secret), the CSRF token every form must echo, an OAuth flow in progress, and one-shot
+messages. It is a Fernet token — AES encrypted and HMAC-SHA256
 signed — under a key derived from ``POLLHUB_SECRET_KEY``, so the browser can neither read
 the secrets nor change anything in it.
 """
@@ -26,9 +26,10 @@ from starlette.responses import Response
 
 from pollhub.clock import clock
 from pollhub.settings import get_settings
+from pollhub.tenancy.console_sessions import LIFETIME
 
 COOKIE_NAME = "pollhub_console"
-LIFETIME_SECONDS = 12 * 60 * 60
+LIFETIME_SECONDS = int(LIFETIME.total_seconds())
 # Separates this key from the one that encrypts secrets at rest: a leaked cookie key
 # must never decrypt the database, nor the other way round.
 _KEY_CONTEXT = b"pollhub console session v1"
@@ -54,8 +55,7 @@ class ConsoleSession:
     """What the console remembers about one browser."""
 
     csrf_token: str
-    user_secret: str | None = None
-    organization_secret: str | None = None
+    session_id: str | None = None
     signed_in_at: float | None = None
     oauth: PendingAuthorization | None = None
     flashes: list[tuple[str, str]] = field(default_factory=list)
@@ -63,12 +63,13 @@ class ConsoleSession:
 
     @property
     def signed_in(self) -> bool:
-        """True once sign-in succeeded (the secrets are still checked on every request)."""
-        return bool(self.user_secret and self.organization_secret)
+        """True once sign-in succeeded (the session is still checked on every request)."""
+        return bool(self.session_id)
 
-    def sign_in(self, user_secret: str, organization_secret: str) -> None:
-        """Remember the caller; a fresh CSRF token, so one planted before sign-in is useless."""
-        self.user_secret, self.organization_secret = user_secret, organization_secret
+    def sign_in(self, session_id: str) -> None:
+        """Remember the server-side session; a fresh CSRF token, so one planted before
+        sign-in is useless."""
+        self.session_id = session_id
         self.signed_in_at = clock.now().timestamp()
         self.csrf_token = new_csrf_token()
         self.oauth = None
@@ -76,7 +77,7 @@ class ConsoleSession:
 
     def sign_out(self) -> None:
         """Forget the caller and everything in progress."""
-        self.user_secret = self.organization_secret = None
+        self.session_id = None
         self.signed_in_at = None
         self.oauth = None
         self.csrf_token = new_csrf_token()

@@ -21,8 +21,10 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
 from pollhub.deps import SessionDep
-from pollhub.errors import PollhubError, Unauthorized
-from pollhub.tenancy.service import Caller, authenticate
+from pollhub.errors import PollhubError
+from pollhub.settings import get_settings
+from pollhub.tenancy.console_sessions import session_user
+from pollhub.tenancy.service import Caller
 
 from .session import ConsoleSession, console_session, save_session
 
@@ -106,18 +108,16 @@ ConsoleSessionDep = Annotated[ConsoleSession, Depends(current_session)]
 
 
 async def signed_in_caller(request: Request, db: SessionDep) -> Caller:
-    """The signed-in caller, authenticated again from the session's secrets."""
+    """The signed-in caller, from the session the cookie names (checked on every request)."""
     session = console_session(request)
-    if not (session.user_secret and session.organization_secret):
+    if not session.session_id:
         raise SignInRequired
-    try:
-        organization, user = await authenticate(
-            db, session.user_secret, session.organization_secret
-        )
-    except Unauthorized:
+    found = await session_user(db, session.session_id)
+    if found is None:
         session.sign_out()
-        session.flash("error", "Your secrets are no longer valid; sign in again.")
-        raise SignInRequired from None
+        session.flash("error", "Your session has ended; sign in again.")
+        raise SignInRequired
+    organization, user = found
     request.state.console_identity = (organization.name, user.email)
     return Caller(organization.id, user.id)
 
@@ -135,6 +135,7 @@ def render(
         "signed_in": session.signed_in,
         "identity": getattr(request.state, "console_identity", None),
         "flashes": session.take_flashes(),
+        "sandbox": get_settings().sandbox,
         **(context or {}),
     }
     return templates.TemplateResponse(request, template, page, status_code=status)

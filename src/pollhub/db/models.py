@@ -72,6 +72,31 @@ class User(Base):
     organization: Mapped[Organization] = relationship(back_populates="users")
 
 
+class AuthFailure(Base):
+    """Failed authentications of one key (a presented credential, or a client address)
+    in the current one-minute window, shared by every API process."""
+
+    __tablename__ = "auth_failures"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    failures: Mapped[int] = mapped_column(Integer)
+
+
+class ConsoleSession(Base):
+    """A signed-in console browser. The cookie holds the session id; only its hash is
+    stored. Sign-out deletes every session of the user, and a session whose user's secret
+    changed since sign-in is no longer valid."""
+
+    __tablename__ = "console_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class CustomElement(Base):
     """An element an organization defined itself (CONTRACT section 7), private to it.
 

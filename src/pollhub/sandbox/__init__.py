@@ -30,6 +30,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from pollhub import elements
+from pollhub.api_docs import mount_api_docs
 from pollhub.sandbox import api
 from pollhub.sandbox.api import control
 from pollhub.sandbox.errors import ProviderError, bad_request
@@ -39,6 +40,26 @@ from pollhub.sandbox.state import SandboxState
 from pollhub.sandbox.tokens import DEFAULT_ACCESS_TOKEN_LIFETIME
 
 __all__ = ["SandboxState", "create_sandbox_app", "simulators"]
+
+CONTROL_API_GUIDE = """Simulated OneDrive, Google Suite, DocuShare Flex, Dropbox, Microsoft Graph.
+
+Change their data with the control API and pollhub reports the changes:
+`POST /sandbox/control/{elementKey}/{collection}` creates an object (body: its fields),
+`PATCH …/{id}` changes it, `DELETE …/{id}` deletes it, `GET` lists them.
+
+| elementKey | collection | fields |
+|---|---|---|
+| onedrivev2 | files | name, size, mimeType, parentId, folder |
+| googlesuite | calendar-events | summary, description, location, start, end, status, calendarId |
+| googlesuite | contact-groups | name, memberCount |
+| googlesuite | messages | subject, from, to, body, labelIds, threadId; to update: addLabelIds |
+| docushareflex | documents | title, owner, domain |
+| microsoftgraph | events | subject, body, location, start, end |
+| dropbox | files | path (or name), size, content, folder |
+
+Faults (`/control/faults`), stale sync tokens, revoked tokens and Graph lifecycle
+notifications are below; the provider endpoints themselves follow each provider's own API.
+"""
 
 
 def simulators() -> tuple[Simulator, ...]:
@@ -66,7 +87,14 @@ def create_sandbox_app(
     """
     registered = simulators()
     check_coverage(registered, elements.catalog() if element_keys is None else element_keys)
-    app = FastAPI(title="pollhub sandbox providers", version="1")
+    app = FastAPI(
+        title="pollhub sandbox providers",
+        version="1",
+        description=CONTROL_API_GUIDE,
+        docs_url=None,  # Swagger UI from the package (offline), as pollhub's own /docs
+        redoc_url=None,
+    )
+    mount_api_docs(app)
     app.state.sandbox = SandboxState(access_token_lifetime=access_token_lifetime)
     app.state.sandbox.notifier.retry = RetryPolicy(time_scale=notification_time_scale)
     app.state.simulators = registered

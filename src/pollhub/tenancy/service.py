@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pollhub.clock import clock
 from pollhub.db.models import Organization, User
 from pollhub.errors import NotFound, Unauthorized
+from pollhub.tenancy.console_sessions import end_sessions_of
 from pollhub.tenancy.secrets import hash_secret, new_secret, secret_matches
 
 
@@ -60,6 +61,19 @@ async def create_user(session: AsyncSession, organization_id: int, email: str) -
         created_at=clock.now(),
     )
     session.add(user)
+    await session.flush()
+    return NewCredential(user.id, user.email, secret)
+
+
+async def rotate_user_secret(session: AsyncSession, user_id: int) -> NewCredential:
+    """Give a user a new secret: the old one stops working at once, and every console
+    session of the user ends."""
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"No user found with ID {user_id}")
+    secret = new_secret()
+    user.secret_hash = hash_secret(secret)
+    await end_sessions_of(session, user.id)
     await session.flush()
     return NewCredential(user.id, user.email, secret)
 

@@ -28,13 +28,6 @@ from pollhub.webhooks.refused import RefusedNotifications
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/events", tags=["provider webhooks"])
-MAX_BODY_BYTES = 1024 * 1024  # Graph's notifications are a few KB; refuse anything huge
-
-
-class PayloadTooLarge(PollhubError):
-    """A notification body over :data:`MAX_BODY_BYTES`."""
-
-    status = 413
 
 
 class Unavailable(PollhubError):
@@ -104,12 +97,7 @@ async def _instance_and_body(
     instance = await session.get(Instance, instance_id)
     if instance is None or instance.element_key != element_key:
         raise NotFound(f"No {element_key} instance with ID {instance_id}")
-    declared = request.headers.get("content-length", "0")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"notification body over {MAX_BODY_BYTES} bytes")
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"notification body over {MAX_BODY_BYTES} bytes")
+    raw = await request.body()  # capped as it streams (POLLHUB_MAX_WEBHOOK_BODY_BYTES)
     try:
         return instance, json.loads(raw)
     except ValueError as exc:
