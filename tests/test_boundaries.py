@@ -1,12 +1,10 @@
 """The provider boundary, checked on the source tree: outside ``elements/`` (and the
-sandbox's simulators) no module names an element key or imports an element's module, and
-no instance configuration key is spelled out in two places."""
+sandbox's simulators) no module names an element key or imports an element's module."""
 
 from __future__ import annotations
 
 import ast
 import re
-from collections import Counter
 from pathlib import Path
 
 import pollhub
@@ -16,7 +14,6 @@ from pollhub.elements.builtin import DEFINITIONS, BuiltinDefinition
 SOURCE = Path(pollhub.__file__).parent
 # Where providers are known by name: the elements themselves and the simulated providers.
 PROVIDER_PACKAGES = {"elements", "sandbox"}
-CONFIGURATION_KEY = re.compile(r"^(oauth|event)\.[a-z_.]+$")
 
 
 def modules_outside_the_providers() -> list[Path]:
@@ -80,18 +77,3 @@ def test_no_module_outside_elements_imports_an_element_s_own_module() -> None:
                 offenders.append(f"{path.relative_to(SOURCE)}:{node.lineno}")
 
     assert offenders == []
-
-
-def test_each_configuration_key_is_spelled_out_in_one_module() -> None:
-    spelled: Counter[str] = Counter()
-    for path in sorted(SOURCE.rglob("*.py")):
-        if path.relative_to(SOURCE).parts[0] == "sandbox":
-            continue
-        found = {
-            node.value
-            for node in code_strings(ast.parse(path.read_text()))
-            if CONFIGURATION_KEY.match(node.value)
-        }
-        spelled.update(found)
-
-    assert [key for key, modules in spelled.items() if modules > 1] == []

@@ -14,7 +14,7 @@ from pollhub.db.migrate import alembic_config
 def test_upgrade_turns_raw_etags_into_digests_and_leaves_digests_alone(tmp_path: Path) -> None:
     database = tmp_path / "upgrade.db"
     config = alembic_config(f"sqlite+aiosqlite:///{database}")
-    command.upgrade(config, "0008")
+    command.upgrade(config, "0009")
     polled = digest("2026-11-21T08:30:12+00:00")
     with sqlite3.connect(database) as db:
         # SQLite leaves foreign keys unchecked unless asked: no instance row is needed.

@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from pollhub.elements.base import Element, PollableResource
+from pollhub.elements.base import Element, PollableResource, RateLimits
 from pollhub.elements.definition import ElementDefinition, OAuth2Authentication
 from pollhub.elements.reading import ChangeReader
 from pollhub.elements.resources import match_resource
@@ -26,8 +26,22 @@ from pollhub.elements.webhooks import WebhookCapability
 DEFINITIONS = Path(__file__).with_name("definitions")
 
 
+class BuiltinRateLimits(BaseModel):
+    """A provider's published request limits, ``"N/S"``: N requests per S seconds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    app: str | None = Field(default=None, pattern=r"^\d+/\d+$", description="per app")
+    user: str | None = Field(default=None, pattern=r"^\d+/\d+$", description="per user")
+
+
 class BuiltinDefinition(ElementDefinition):
     """A built-in element's file: a definition, and the Python it refers to by name."""
+
+    id: int | None = Field(
+        default=None, description="Cloud Elements' numeric id of the same element, if any"
+    )
+    rateLimits: BuiltinRateLimits = Field(default_factory=BuiltinRateLimits)
 
     capabilities: str | None = Field(
         default=None,
@@ -63,6 +77,7 @@ def load_builtin(path: Path) -> Element:
     oauth = auth if isinstance(auth, OAuth2Authentication) else None
     return Element(
         key=definition.key,
+        id=definition.id,
         name=definition.name,
         hub=definition.hub,
         event_mechanism=definition.eventMechanisms[0],
@@ -79,6 +94,7 @@ def load_builtin(path: Path) -> Element:
         change_feeds=feeds,
         webhooks=webhooks,
         definition=definition,
+        rate_limits=RateLimits(app=definition.rateLimits.app, user=definition.rateLimits.user),
     )
 
 

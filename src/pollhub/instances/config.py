@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from pollhub.db import configuration as keys
+from pollhub.delivery.callback_settings import RETRY, parse_callback_headers
 from pollhub.elements.base import Element
 from pollhub.elements.definition import ElementDefinition
 from pollhub.errors import BadRequest
@@ -30,14 +30,18 @@ from pollhub.polling.config import (
 from pollhub.polling.plan import check_resource
 
 MASK = "********"
-# Keys the platform itself treats as secret; any extra key that looks secret (a misspelt
-# signature key too) is kept secret too.
+# Keys the platform itself treats as secret (Cloud Elements masks the client id too); any
+# extra key that looks secret (a misspelt signature key too) is kept secret too.
 SECRET_KEYS = frozenset(
     {
-        keys.OAUTH_API_SECRET,
-        keys.SIGNATURE_KEY,
-        keys.ACCESS_TOKEN,
-        keys.REFRESH_TOKEN,
+        "oauth.api.key",
+        "oauth.api.secret",
+        "event.notification.signature.key",
+        "event.notification.callback.headers",
+        "event.notification.basic.username",
+        "event.notification.basic.password",
+        "oauth.user.token",
+        "oauth.user.refresh_token",
     }
 )
 _SECRET_LOOKING = re.compile(r"secret|password|token|signature", re.IGNORECASE)
@@ -49,41 +53,61 @@ class InstanceConfiguration(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=False)
 
-    oauth_api_key: str | None = Field(default=None, alias=keys.OAUTH_API_KEY)
-    oauth_api_secret: str | None = Field(default=None, alias=keys.OAUTH_API_SECRET)
-    oauth_callback_url: str | None = Field(default=None, alias=keys.OAUTH_CALLBACK_URL)
-    oauth_scope: str | None = Field(default=None, alias=keys.OAUTH_SCOPE)
-    events_enabled: bool = Field(default=False, alias=keys.EVENTS_ENABLED)
-    callback_url: str | None = Field(default=None, alias=keys.CALLBACK_URL)
-    signature_key: str | None = Field(default=None, alias=keys.SIGNATURE_KEY)
-    vendor_type: Literal["polling", "webhook"] | None = Field(default=None, alias=keys.VENDOR_TYPE)
+    oauth_api_key: str | None = Field(default=None, alias="oauth.api.key")
+    oauth_api_secret: str | None = Field(default=None, alias="oauth.api.secret")
+    oauth_callback_url: str | None = Field(default=None, alias="oauth.callback.url")
+    oauth_scope: str | None = Field(default=None, alias="oauth.scope")
+    events_enabled: bool = Field(default=False, alias="event.notification.enabled")
+    callback_url: str | None = Field(default=None, alias="event.notification.callback.url")
+    signature_key: str | None = Field(default=None, alias="event.notification.signature.key")
+    vendor_type: Literal["polling", "webhook"] | None = Field(
+        default=None, alias="event.vendor.type"
+    )
     refresh_interval: float = Field(
-        default=keys.DEFAULT_REFRESH_MINUTES,
+        default=15,
         gt=0,
         le=MAX_REFRESH_MINUTES,
         allow_inf_nan=False,
-        alias=keys.REFRESH_INTERVAL,
+        alias="event.poller.refresh_interval",
     )
     poller_configuration: dict[str, PollerResource] | None = Field(
-        default=None, alias=keys.POLLER_CONFIGURATION
+        default=None, alias="event.poller.configuration"
     )
     # Webhook elements: fetch each changed object so ``raw`` carries it, as polling does.
-    fetch_objects: bool = Field(default=False, alias=keys.FETCH_OBJECTS)
+    fetch_objects: bool = Field(default=False, alias="event.notification.fetch.objects")
+    # Callbacks: extra headers and HTTP Basic on every attempt, and what happens after the
+    # last retry (see pollhub.delivery.callback_settings).
+    callback_headers: dict[str, str] | None = Field(
+        default=None, alias="event.notification.callback.headers"
+    )
+    basic_username: str | None = Field(default=None, alias="event.notification.basic.username")
+    basic_password: str | None = Field(default=None, alias="event.notification.basic.password")
+    failure_policy: Literal["retry", "queue"] = Field(
+        default="retry", alias="notification.webhook.failure.policy"
+    )
+    # Tokens a client already holds (``externalAuthentication: "initial"``): the access token
+    # was obtained at ``refresh_time`` (epoch ms) and lives ``refresh_interval`` seconds.
+    user_token: str | None = Field(default=None, alias="oauth.user.token")
+    user_refresh_token: str | None = Field(default=None, alias="oauth.user.refresh_token")
+    user_refresh_interval: float | None = Field(
+        default=None, ge=0, alias="oauth.user.refresh_interval"
+    )
+    user_refresh_time: float | None = Field(default=None, ge=0, alias="oauth.user.refresh_time")
 
     @model_validator(mode="before")
     @classmethod
     def _legacy_poller_urls(cls, data: Any) -> Any:
         # Cloud Elements migrated the pipe form to the JSON form; so do we, when written.
-        if not isinstance(data, dict) or keys.LEGACY_POLLER_URLS not in data:
+        if not isinstance(data, dict) or "event.poller.urls" not in data:
             return data
         data = dict(data)
-        urls = data.pop(keys.LEGACY_POLLER_URLS)
+        urls = data.pop("event.poller.urls")
         if urls in (None, ""):
             return data  # Cloud Elements' own provisioner clears it this way
         if not isinstance(urls, str):
             raise ValueError("'event.poller.urls' must be a string of resource|url|… lines")
         try:
-            data[keys.POLLER_CONFIGURATION] = parse_legacy_urls(urls)
+            data["event.poller.configuration"] = parse_legacy_urls(urls)
         except ValueError as exc:
             raise ValueError(f"'event.poller.urls': {exc}") from None
         return data
@@ -105,6 +129,32 @@ class InstanceConfiguration(BaseModel):
     @classmethod
     def _json_string(cls, value: Any) -> Any:
         return decode_json_string(value)
+
+    @field_validator("callback_headers", mode="before")
+    @classmethod
+    def _headers(cls, value: Any) -> Any:
+        return parse_callback_headers(value) if value not in (None, "") else None
+
+    @field_validator("failure_policy", mode="before")
+    @classmethod
+    def _policy_default(cls, value: Any) -> Any:
+        return RETRY if value in (None, "") else str(value).lower()
+
+    @model_validator(mode="after")
+    def _basic_auth_is_whole(self) -> InstanceConfiguration:
+        if self.basic_password and not self.basic_username:
+            raise ValueError(
+                "'event.notification.basic.username' is required with "
+                "'event.notification.basic.password'"
+            )
+        if self.basic_username and any(
+            name.lower() == "authorization" for name in self.callback_headers or {}
+        ):
+            raise ValueError(
+                "'event.notification.callback.headers' cannot set 'Authorization' when "
+                "'event.notification.basic.username' is set"
+            )
+        return self
 
     @field_validator("callback_url")
     @classmethod
@@ -173,7 +223,7 @@ def _check_against_element(element: Element, config: InstanceConfiguration) -> N
         if not (config.model_dump(by_alias=True).get(key) or config.extras().get(key)):
             raise BadRequest(f"configuration '{key}' is required for {element.key}")
     if config.poller_configuration is not None:
-        if not element.polls:
+        if element.event_mechanism != "polling":
             raise BadRequest(
                 f"configuration 'event.poller.configuration': {element.key} receives "
                 "webhooks and does not poll"

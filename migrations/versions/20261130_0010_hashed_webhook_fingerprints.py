@@ -4,8 +4,8 @@ Polling stored digests while the webhook receiver stored Graph's raw ``@odata.et
 the word ``deleted``); one change-detection path now digests every version, so existing
 rows are brought to the same form and keep deduplicating after the upgrade.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-30
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009"
-down_revision: str | None = "0008"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
