@@ -23,9 +23,11 @@ from pollhub.api_docs import mount_api_docs
 from pollhub.catalog.endpoints import router as catalog_router
 from pollhub.console import mount_console
 from pollhub.db.engine import create_engine, create_sessionmaker
+from pollhub.delivery.endpoints import deliveries_router, organization_router
 from pollhub.delivery.endpoints import router as delivery_router
 from pollhub.errors import PollhubError
 from pollhub.hubs.endpoints import router as hubs_router
+from pollhub.instances.endpoints import element_router as element_instances_router
 from pollhub.instances.endpoints import router as instances_router
 from pollhub.metrics import exposition
 from pollhub.middleware import AuthenticateFirst, BodyLimit, SecurityHeaders, error_response
@@ -109,7 +111,11 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     )
     app.state.refused_notifications = RefusedNotifications()
     app.include_router(catalog_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    # Before the instances router, whose "/instances/{id}" would take "/instances/events".
+    app.include_router(organization_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(deliveries_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(instances_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(element_instances_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(delivery_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(polling_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(webhooks_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)

@@ -36,10 +36,13 @@ async def elements_of(session: AsyncSession, organization_id: int) -> list[Eleme
 
 
 async def find_element(session: AsyncSession, organization_id: int, key: str) -> Element | None:
-    """The element ``key`` as the organization sees it: built-in, its own, or None."""
+    """The element ``key`` as the organization sees it: built-in, its own, or None. A
+    number is a built-in element's Cloud Elements id (``/elements/146``)."""
     element = get_element(key)
     if element is not None:
         return element
+    if key.isdigit():
+        return next((e for e in catalog().values() if e.id == int(key)), None)
     row = await _custom(session, organization_id, key)
     return custom_element(row.definition) if row else None
 

@@ -38,9 +38,11 @@ from pollhub.db.group_commit import GroupCommit
 from pollhub.db.leases import Heartbeat
 from pollhub.db.models import Notification
 from pollhub.delivery import metrics
+from pollhub.delivery.callback_settings import QUEUE
 from pollhub.delivery.repository import (
     DELIVERED,
     FAILED,
+    QUEUED,
     RETRYING,
     Claimed,
     InstanceColumns,
@@ -234,12 +236,17 @@ class Dispatcher:
     async def _attempt(self, notification: Claimed) -> bool:
         """One POST and its recorded result; True if delivered and recorded."""
         now = clock.now()
-        headers = callback_headers(
-            event_id=notification.event_id,
-            body=notification.body,
-            signature_key=notification.signature_key,
-            now=now,
-        )
+        # The client's own headers and Basic credentials first: pollhub's (content type,
+        # id, signatures) always win, and the client's can never name them anyway.
+        headers = {
+            **notification.headers,
+            **callback_headers(
+                event_id=notification.event_id,
+                body=notification.body,
+                signature_key=notification.signature_key,
+                now=now,
+            ),
+        }
         started = time.perf_counter()
         result = await self._sender.post(
             notification.callback_url, notification.body, headers, now=now
@@ -263,14 +270,18 @@ class Dispatcher:
         if result.ok:
             return Outcome(notification.id, DELIVERED, now, result.status_code, None, now)
         if result.refused or attempts > self._max_retries:
+            # Policy "queue": held, with the instance's later notifications, until released.
+            queue = notification.failure_policy == QUEUE and not result.refused
             log.warning(
-                "notification %s of instance %s failed after %d attempt(s): %s",
+                "notification %s of instance %s %s after %d attempt(s): %s",
                 notification.event_id,
                 notification.instance_id,
+                "queued" if queue else "failed",
                 attempts,
                 result.error,
             )
-            return Outcome(notification.id, FAILED, now, result.status_code, result.error, None)
+            status = QUEUED if queue else FAILED
+            return Outcome(notification.id, status, now, result.status_code, result.error, None)
         delay = retry_delay(attempts, retry_after=result.retry_after)
         return Outcome(
             notification.id,

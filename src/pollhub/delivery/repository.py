@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, cast
@@ -37,15 +38,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pollhub.db.models import Notification
+from pollhub.db.models import Instance, Notification
 from pollhub.db.types import UTCDateTime, decrypt
-from pollhub.delivery.outbox import CALLBACK_URL_KEY
-from pollhub.delivery.signing import SIGNATURE_KEY
+from pollhub.delivery.callback_settings import RETRY, CallbackSettings
 
 Parsed = tuple[dict[str, Any], dict[str, Any]]
 PENDING, RETRYING, DELIVERED, FAILED = "pending", "retrying", "delivered", "failed"
+# After the last retry of an instance whose failure policy is "queue": kept, with every
+# later notification of the instance, until released (reference section 5.3).
+QUEUED = "queued"
 ACTIVE = (PENDING, RETRYING)
-STATUSES = (PENDING, RETRYING, DELIVERED, FAILED)
+HOLDING_BACK = (PENDING, RETRYING, QUEUED)  # an older one of these makes a newer one wait
+STATUSES = (PENDING, RETRYING, DELIVERED, FAILED, QUEUED)
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ class Claimed:
     body: bytes
     attempts: int
     signature_key: str | None
+    headers: Mapping[str, str] = field(default_factory=dict)  # the client's own, and Basic
+    failure_policy: str = RETRY
 
 
 @dataclass(frozen=True)
@@ -110,9 +116,10 @@ async def claim_due(
     with up to ``chain - 1`` due notifications of the same instance that follow it.
 
     Per-instance order: a notification is eligible only while no older one of its instance
-    is still pending or retrying, and no other one of its instance is leased (a redelivered
-    old notification waits for one in flight); a chain stops before the first notification
-    not due yet. Returned in ``id`` order. Commits nothing; the caller does.
+    is still pending, retrying or queued, and no other one of its instance is leased (a
+    redelivered old notification waits for one in flight); a chain stops before the first
+    notification not due yet. A disabled instance's notifications are not claimed: they
+    wait. Returned in ``id`` order. Commits nothing; the caller does.
     """
     connection = await session.connection()
     parameters = {"now": now, "until": now + lease, "worker": worker_id, "limit": limit}
@@ -123,10 +130,12 @@ async def claim_due(
     instances = instances or InstanceColumns()
     claimed = []
     for row in sorted(rows, key=lambda r: r.id):
-        # Read at delivery time, so a rotated signature key signs every later attempt.
+        # Read at delivery time, so a rotated signature key signs every later attempt and
+        # changed headers go with every later attempt.
         configuration, secrets = instances.of(
             row.instance_id, row.raw_configuration, row.raw_secrets
         )
+        callback = CallbackSettings.of(configuration, secrets)
         claimed.append(
             Claimed(
                 id=row.id,
@@ -134,10 +143,12 @@ async def claim_due(
                 instance_id=row.instance_id,
                 # The instance's current callback URL: a client that fixed a broken URL
                 # gets its retries and redeliveries there.
-                callback_url=configuration.get(CALLBACK_URL_KEY) or row.callback_url,
+                callback_url=callback.url or row.callback_url,
                 body=row.body,
                 attempts=row.attempts,
-                signature_key=secrets.get(SIGNATURE_KEY),
+                signature_key=callback.signature_key,
+                headers=callback.headers,
+                failure_policy=callback.failure_policy,
             )
         )
     return claimed
@@ -181,6 +192,7 @@ async def record_outcomes(
         )
     )
     connection = await session.connection()
+    queued = [o.notification_id for o in outcomes if o.status == QUEUED]
     await connection.execute(
         statement,
         [
@@ -195,6 +207,35 @@ async def record_outcomes(
             for o in outcomes
         ],
     )
+    if queued:
+        await _queue_the_rest(session, queued, worker_id)
+
+
+async def _queue_the_rest(session: AsyncSession, queued_ids: list[int], worker_id: str) -> None:
+    # The original deactivates the subscription and queues future events: every later
+    # undelivered notification of the same instance is queued too, in its order — the
+    # rest of this worker's chain included (it gives their leases back right after).
+    instance_ids = select(Notification.instance_id).where(Notification.id.in_(queued_ids))
+    await session.execute(
+        update(Notification)
+        .where(
+            Notification.instance_id.in_(instance_ids.scalar_subquery()),
+            Notification.status.in_(ACTIVE),
+            or_(Notification.lease_owner.is_(None), Notification.lease_owner == worker_id),
+        )
+        .values(status=QUEUED)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def instance_is_queuing(session: AsyncSession, instance_id: int) -> bool:
+    """Whether the instance has queued notifications (its deliveries are held back)."""
+    found = await session.scalar(
+        select(Notification.id)
+        .where(Notification.instance_id == instance_id, Notification.status == QUEUED)
+        .limit(1)
+    )
+    return found is not None
 
 
 @cache
@@ -207,9 +248,11 @@ def _claim_statement() -> Update:
     # so the planners can prove that the index covers the query).
     older_undelivered = exists().where(
         earlier.c.instance_id == table.c.instance_id,
-        _undelivered(earlier.c.status),
+        _in(earlier.c.status, HOLDING_BACK),
         earlier.c.id < table.c.id,
     )
+    instances = cast(Table, Instance.__table__)
+    disabled = exists().where(instances.c.id == table.c.instance_id, instances.c.disabled.is_(True))
     other_leased = exists().where(
         leased.c.instance_id == table.c.instance_id,
         leased.c.lease_owner.is_not(None),
@@ -225,6 +268,7 @@ def _claim_statement() -> Update:
             unleased,
             ~older_undelivered,
             ~other_leased,
+            ~disabled,
         )
         .order_by(table.c.id)
         .limit(bindparam("limit"))
@@ -307,4 +351,8 @@ def _returned(table: Table) -> tuple[Any, ...]:
 
 
 def _undelivered(status: ColumnElement[str]) -> ColumnElement[bool]:
-    return status.in_([literal_column(f"'{value}'") for value in ACTIVE])
+    return _in(status, ACTIVE)
+
+
+def _in(status: ColumnElement[str], values: tuple[str, ...]) -> ColumnElement[bool]:
+    return status.in_([literal_column(f"'{value}'") for value in values])

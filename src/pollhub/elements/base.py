@@ -71,6 +71,9 @@ class Element:
     # Keys this element reads beyond the common ones (so a near miss of them is noticed).
     optional_configuration: tuple[str, ...] = ()
     resources: tuple[PollableResource, ...] = ()
+    # Cloud Elements' numeric id of the same element, where known, so that
+    # ``/elements/{keyOrId}/...`` calls written against it keep working.
+    id: int | None = None
     base_url: str = ""
     hub_resources: Mapping[str, ResourceDefinition] = field(default_factory=dict)
     change_feeds: Mapping[str, ChangeReader] = field(default_factory=dict)

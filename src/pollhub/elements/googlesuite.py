@@ -312,6 +312,7 @@ HUB_RESOURCES = {
 
 ELEMENT = Element(
     key="googlesuite",
+    id=5601,  # Cloud Elements' element id (reference sections 6.1-6.3)
     name="Google Suite",
     hub="general",
     event_mechanism="polling",

@@ -108,6 +108,7 @@ HUB_RESOURCES = {
 
 ELEMENT = Element(
     key="onedrivev2",
+    id=146,  # Cloud Elements' element id (reference sections 6.1-6.3)
     name="Microsoft OneDrive",
     hub="documents",
     event_mechanism="polling",

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pollhub.db.models import Instance
@@ -23,23 +22,17 @@ from pollhub.elements.base import Element
 from pollhub.elements.credentials import MissingCredentials
 from pollhub.elements.http import ProviderApi, ProviderError, ProviderNotFound, ProviderUnauthorized
 from pollhub.elements.hub import HubPathError, get_object, list_objects, list_page, plan_call
-from pollhub.errors import BadRequest, NotFound, PollhubError, Unauthorized
+from pollhub.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from pollhub.instances.service import token_instance
 from pollhub.oauth.client import ProviderUnavailable
 from pollhub.oauth.credentials import instance_credentials
 from pollhub.oauth.tokens import InstanceInvalid, TokenKeeper
 from pollhub.outbound.clients import provider_client
-from pollhub.tenancy.secrets import hash_secret
 from pollhub.tenancy.service import Caller
 
 PROVIDER_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 MAX_PAGE_SIZE = 1000
 T = TypeVar("T")
-
-
-class InstanceDisabled(PollhubError):
-    """The instance is disabled: its hub answers 403, as Cloud Elements' did."""
-
-    status = 403
 
 
 @dataclass(frozen=True)
@@ -51,19 +44,13 @@ class HubPage:
 
 
 async def instance_for_token(session: AsyncSession, caller: Caller) -> Instance:
-    """The caller's instance the ``Element`` token names (another organization's: 401)."""
-    if not caller.element_token:
-        raise Unauthorized("hub calls need 'Element <instance token>' in the Authorization header")
-    instance = await session.scalar(
-        select(Instance).where(
-            Instance.organization_id == caller.organization_id,
-            Instance.token_hash == hash_secret(caller.element_token),
-        )
-    )
-    if instance is None:
-        raise Unauthorized("no instance has this Element token")
+    """The caller's instance the ``Element`` token names (another organization's: 401);
+    a disabled instance's hub answers 403, as Cloud Elements' did."""
+    instance = await token_instance(session, caller)
     if instance.disabled:
-        raise InstanceDisabled(f"instance {instance.id} is disabled")
+        raise Forbidden(
+            f"instance {instance.id} is disabled; enable it with PUT /instances/enabled"
+        )
     return instance
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Literal
 
@@ -16,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from pollhub.delivery.callback_settings import RETRY, parse_callback_headers
 from pollhub.elements.base import Element
 from pollhub.elements.definition import ElementDefinition
 from pollhub.errors import BadRequest
@@ -27,19 +29,26 @@ from pollhub.polling.config import (
     refresh_seconds,
 )
 from pollhub.polling.plan import check_resource
+from pollhub.settings import get_settings
 
 MASK = "********"
-# Keys the platform itself treats as secret; any extra key that looks secret (a misspelt
-# signature key too) is kept secret too.
+# Keys the platform itself treats as secret (Cloud Elements masks the client id too); any
+# extra key that looks secret (a misspelt signature key too) is kept secret too.
 SECRET_KEYS = frozenset(
     {
+        "oauth.api.key",
         "oauth.api.secret",
         "event.notification.signature.key",
+        "event.notification.callback.headers",
+        "event.notification.basic.username",
+        "event.notification.basic.password",
         "oauth.user.token",
         "oauth.user.refresh_token",
     }
 )
-_SECRET_LOOKING = re.compile(r"secret|password|token|signature", re.IGNORECASE)
+# A key whose name says it holds a secret: apiKey, private_key, signature_key, passwd,
+# clientCredential… (a harmless key that happens to match is merely shown masked).
+_SECRET_LOOKING = re.compile(r"secret|passw(or)?d|token|credential|key|signature", re.IGNORECASE)
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _HTTP_URL: TypeAdapter[AnyHttpUrl] = TypeAdapter(AnyHttpUrl)
 
@@ -72,6 +81,24 @@ class InstanceConfiguration(BaseModel):
     docushare_domain: str | None = Field(default=None, alias="docushare.domain")
     # Webhook elements: fetch each changed object so ``raw`` carries it, as polling does.
     fetch_objects: bool = Field(default=False, alias="event.notification.fetch.objects")
+    # Callbacks: extra headers and HTTP Basic on every attempt, and what happens after the
+    # last retry (see pollhub.delivery.callback_settings).
+    callback_headers: dict[str, str] | None = Field(
+        default=None, alias="event.notification.callback.headers"
+    )
+    basic_username: str | None = Field(default=None, alias="event.notification.basic.username")
+    basic_password: str | None = Field(default=None, alias="event.notification.basic.password")
+    failure_policy: Literal["retry", "queue"] = Field(
+        default="retry", alias="notification.webhook.failure.policy"
+    )
+    # Tokens a client already holds (``externalAuthentication: "initial"``): the access token
+    # was obtained at ``refresh_time`` (epoch ms) and lives ``refresh_interval`` seconds.
+    user_token: str | None = Field(default=None, alias="oauth.user.token")
+    user_refresh_token: str | None = Field(default=None, alias="oauth.user.refresh_token")
+    user_refresh_interval: float | None = Field(
+        default=None, ge=0, alias="oauth.user.refresh_interval"
+    )
+    user_refresh_time: float | None = Field(default=None, ge=0, alias="oauth.user.refresh_time")
 
     @model_validator(mode="before")
     @classmethod
@@ -109,6 +136,32 @@ class InstanceConfiguration(BaseModel):
     def _json_string(cls, value: Any) -> Any:
         return decode_json_string(value)
 
+    @field_validator("callback_headers", mode="before")
+    @classmethod
+    def _headers(cls, value: Any) -> Any:
+        return parse_callback_headers(value) if value not in (None, "") else None
+
+    @field_validator("failure_policy", mode="before")
+    @classmethod
+    def _policy_default(cls, value: Any) -> Any:
+        return RETRY if value in (None, "") else str(value).lower()
+
+    @model_validator(mode="after")
+    def _basic_auth_is_whole(self) -> InstanceConfiguration:
+        if self.basic_password and not self.basic_username:
+            raise ValueError(
+                "'event.notification.basic.username' is required with "
+                "'event.notification.basic.password'"
+            )
+        if self.basic_username and any(
+            name.lower() == "authorization" for name in self.callback_headers or {}
+        ):
+            raise ValueError(
+                "'event.notification.callback.headers' cannot set 'Authorization' when "
+                "'event.notification.basic.username' is set"
+            )
+        return self
+
     @field_validator("callback_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
@@ -138,6 +191,26 @@ def is_secret_key(key: str, element: Element | None = None) -> bool:
     definition = element.definition if element is not None else None
     declared = definition.secret_keys() if definition is not None else frozenset()
     return key in declared or key in SECRET_KEYS or bool(_SECRET_LOOKING.search(key))
+
+
+def check_sizes(tags: list[str] | None, configuration: dict[str, Any] | None) -> None:
+    """Refuse, with a 400, tags or a configuration over the operator's limits
+    (``POLLHUB_MAX_TAGS``, ``POLLHUB_MAX_TAG_LENGTH``, ``POLLHUB_MAX_CONFIGURATION_KEYS``,
+    ``POLLHUB_MAX_CONFIGURATION_BYTES``)."""
+    settings = get_settings()
+    if tags is not None:
+        if len(tags) > settings.max_tags:
+            raise BadRequest(f"'tags': at most {settings.max_tags} tags")
+        if any(len(tag) > settings.max_tag_length for tag in tags):
+            raise BadRequest(f"'tags': a tag has at most {settings.max_tag_length} characters")
+    if configuration is not None:
+        if len(configuration) > settings.max_configuration_keys:
+            raise BadRequest(f"'configuration': at most {settings.max_configuration_keys} keys")
+        size = len(json.dumps(configuration, default=str).encode())
+        if size > settings.max_configuration_bytes:
+            raise BadRequest(
+                f"'configuration': at most {settings.max_configuration_bytes} bytes as JSON"
+            )
 
 
 def parse_configuration(element: Element, raw: dict[str, Any]) -> InstanceConfiguration:

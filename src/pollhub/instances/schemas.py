@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pollhub.polling.config import MAX_REFRESH_MINUTES
+
 
 class ElementRef(BaseModel):
-    """``{"key": "onedrivev2"}``."""
+    """``{"key": "onedrivev2"}`` (or the original's ``{"id": 146}``)."""
 
-    key: str = Field(min_length=1)
+    key: str | None = Field(default=None, min_length=1, max_length=100)
+    id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+    @model_validator(mode="after")
+    def _key_or_id(self) -> ElementRef:
+        if self.key is None and self.id is None:
+            raise ValueError("'key' is required")
+        return self
 
 
 class ProviderData(BaseModel):
@@ -54,14 +63,38 @@ class _InstanceBody(BaseModel):
         return data
 
 
-class InstanceCreate(_InstanceBody):
-    """``POST /instances``: exactly the seeds' JSON."""
+# The configuration stays a free-form object (every key is kept), but the keys with bounds
+# are described, so clients and schema-driven tests (schemathesis) know and reach them.
+_CONFIGURATION_SCHEMA: dict[str, Any] = {
+    "properties": {
+        "event.poller.refresh_interval": {
+            "description": "minutes between polls (a number or a numeric string)",
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_REFRESH_MINUTES},
+                {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"},
+            ],
+        },
+        "event.notification.enabled": {"anyOf": [{"type": "boolean"}, {"type": "string"}]},
+    },
+    "examples": [{"event.poller.refresh_interval": MAX_REFRESH_MINUTES}],
+}
 
-    element: ElementRef
+
+ExternalAuthentication = Literal["none", "initial"]
+
+
+class InstanceCreate(_InstanceBody):
+    """``POST /instances`` (and ``PUT /instances/{id}``): exactly the seeds' JSON, or
+    ``externalAuthentication: "initial"`` with the tokens in the configuration."""
+
+    element: ElementRef | None = None
     providerData: ProviderData | None = None
-    configuration: dict[str, Any] = Field(default_factory=dict)
+    configuration: dict[str, Any] = Field(
+        default_factory=dict, json_schema_extra=_CONFIGURATION_SCHEMA
+    )
     tags: list[str] = Field(default_factory=list)
     name: str = Field(min_length=1, max_length=200)
+    externalAuthentication: ExternalAuthentication = "none"
 
 
 class InstanceUpdate(_InstanceBody):
@@ -69,8 +102,11 @@ class InstanceUpdate(_InstanceBody):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     tags: list[str] | None = None
-    configuration: dict[str, Any] | None = None
+    configuration: dict[str, Any] | None = Field(
+        default=None, json_schema_extra=_CONFIGURATION_SCHEMA
+    )
     providerData: ProviderData | None = None
+    externalAuthentication: ExternalAuthentication | None = None
 
 
 class ElementSummary(BaseModel):
@@ -95,6 +131,7 @@ class InstanceOut(BaseModel):
     name: str
     token: str
     element: ElementSummary
+    elementId: int | None = None  # the original's numeric element id, where known
     tags: list[str]
     valid: bool
     invalidReason: str | None = None
@@ -103,6 +140,7 @@ class InstanceOut(BaseModel):
     createdDate: datetime
     updatedDate: datetime
     configuration: dict[str, Any]
+    externalAuthentication: ExternalAuthentication
     user: UserSummary
     draining: bool = Field(
         default=False,
@@ -129,3 +167,20 @@ class InstanceDeleted(BaseModel):
     pendingCallbacks: int = Field(
         default=0, description="callbacks still to deliver before it is deleted (drain)"
     )
+
+
+class ConfigurationEntryOut(BaseModel):
+    """One configuration key of an instance (``/instances/{id}/configuration``); the value
+    is text, as the original kept it, and ``********`` for a secret."""
+
+    id: int
+    key: str
+    propertyValue: str | None
+
+
+class ConfigurationEntryUpdate(_InstanceBody):
+    """``PATCH /instances/{id}/configuration/{configId}``: the entry with a new
+    ``propertyValue`` (``null`` removes the key)."""
+
+    propertyValue: Any
+    key: str | None = None

@@ -49,8 +49,9 @@ Change their data with the control API and pollhub reports the changes:
 | onedrivev2 | files | name, size, mimeType, parentId, folder |
 | googlesuite | calendar-events | summary, description, location, start, end, status, calendarId |
 | googlesuite | contact-groups | name, memberCount |
+| googlesuite | contacts | name, email |
 | googlesuite | messages | subject, from, to, body, labelIds, threadId; to update: addLabelIds |
-| docushareflex | documents | title, owner, domain |
+| docushareflex | documents | title, owner, domain (any host is a site of its own) |
 | microsoftgraph | events | subject, body, location, start, end |
 
 Faults (`/control/faults`), stale sync tokens, revoked tokens and Graph lifecycle
