@@ -33,6 +33,10 @@ from tests.live import LiveServer, Receiver, free_port
 POSTGRES_ADMIN_DSN = os.environ.get(
     "POLLHUB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+# When set (CI sets it, see scripts/pgbouncer), pollhub reaches the PostgreSQL run's
+# databases through PgBouncer in transaction pooling mode, as in a pooled production setup;
+# databases are still created and dropped directly.
+PGBOUNCER_DSN = os.environ.get("POLLHUB_TEST_PGBOUNCER")
 TEST_SECRET_KEY = "test-secret-key-for-pollhub"
 
 
@@ -64,10 +68,14 @@ def database_url(
                 f"PostgreSQL is required in CI and is not reachable at {POSTGRES_ADMIN_DSN}"
             )
         pytest.skip("PostgreSQL not reachable; the suite ran on SQLite only")
+    if os.environ.get("CI") == "true" and not PGBOUNCER_DSN:
+        pytest.fail("CI runs the PostgreSQL tests through PgBouncer: POLLHUB_TEST_PGBOUNCER unset")
     name = f"pollhub_test_{uuid.uuid4().hex[:12]}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    url = f"{base}/{name}"
+    server = (PGBOUNCER_DSN or POSTGRES_ADMIN_DSN).rsplit("/", 1)[0]
+    url = f"{server.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
+    if PGBOUNCER_DSN:
+        url += "?pgbouncer=true"
     upgrade_to_head(url)
     yield url
     asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -225,7 +225,9 @@ async def test_an_instance_is_checked_against_the_elements_configuration_keys(
     assert "configuration 'api.key' is required" in no_key.json()["message"]
     assert too_big.status_code == 400
     assert "configuration 'tickets.limit': must be at most 100" in too_big.json()["message"]
-    assert typed.json()["configuration"]["tickets.limit"] == 50
+    assert typed.status_code == 200, typed.text
+    # Validated as an integer, read back as sent (Cloud Elements' configuration is text).
+    assert typed.json()["configuration"]["tickets.limit"] == "50"
 
 
 async def test_an_oauth_element_exchanges_the_code_at_its_own_token_endpoint(
@@ -411,3 +413,17 @@ async def test_a_poll_never_connects_to_a_private_address_once_they_are_refused(
         f"{API}/instances/{created.json()['id']}/poller", headers=tenant.headers
     )
     assert "refused" in status.json()[0]["lastError"]
+
+
+async def test_a_key_declared_secret_later_is_masked_from_then_on(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    plain = [{"key": "api.key", "type": "string", "required": True}]
+    await register(client, tenant, tickets(configuration=plain))
+    created = await client.post(f"{API}/instances", json=instance_body(), headers=tenant.headers)
+    assert created.json()["configuration"]["api.key"] == "k-123-secret-value"
+
+    await client.put(f"{API}/elements/tickets", json=tickets(), headers=tenant.headers)
+    shown = await client.get(f"{API}/instances/{created.json()['id']}", headers=tenant.headers)
+
+    assert shown.json()["configuration"]["api.key"] == "********"

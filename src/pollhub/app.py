@@ -23,8 +23,11 @@ from pollhub.api_docs import mount_api_docs
 from pollhub.catalog.endpoints import router as catalog_router
 from pollhub.console import mount_console
 from pollhub.db.engine import create_engine, create_sessionmaker
+from pollhub.delivery.endpoints import deliveries_router, organization_router
 from pollhub.delivery.endpoints import router as delivery_router
 from pollhub.errors import PollhubError
+from pollhub.hubs.endpoints import router as hubs_router
+from pollhub.instances.endpoints import element_router as element_instances_router
 from pollhub.instances.endpoints import router as instances_router
 from pollhub.metrics import exposition
 from pollhub.middleware import AuthenticateFirst, BodyLimit, SecurityHeaders, error_response
@@ -32,6 +35,7 @@ from pollhub.polling.endpoints import router as polling_router
 from pollhub.settings import Settings, get_settings
 from pollhub.tenancy.throttle import FailedAuthThrottle
 from pollhub.webhooks.endpoints import router as webhooks_router
+from pollhub.webhooks.refused import RefusedNotifications
 from pollhub.worker import run_worker
 
 API_PREFIX = "/elements/api-v2"
@@ -59,6 +63,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (413, "Body too large"),
         (429, "Too many failed authentication attempts"),
         (502, "The provider could not be reached"),
+        (503, "The database is unavailable for a moment; try again"),
     )
 }
 log = logging.getLogger(__name__)
@@ -79,12 +84,16 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         worker = (
             asyncio.create_task(run_worker(app.state.sessionmaker, stop)) if with_worker else None
         )
+        catch_ups = asyncio.create_task(
+            app.state.refused_notifications.run(app.state.sessionmaker, stop)
+        )
         try:
             yield
         finally:
             stop.set()
             if worker is not None:
                 await worker
+            await catch_ups
             await engine.dispose()
 
     app = FastAPI(
@@ -100,11 +109,17 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         per_credential=settings.auth_failures_per_minute,
         per_address=settings.auth_failures_per_address_per_minute,
     )
+    app.state.refused_notifications = RefusedNotifications()
     app.include_router(catalog_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    # Before the instances router, whose "/instances/{id}" would take "/instances/events".
+    app.include_router(organization_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(deliveries_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(instances_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(element_instances_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(delivery_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(polling_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(webhooks_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(hubs_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.add_api_route("/metrics", metrics, methods=["GET"], tags=["operations"])
     app.add_api_route("/health", health, methods=["GET"], tags=["operations"])
     mount_console(app)  # the web console at "/", after the API so it never shadows it
@@ -112,7 +127,10 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         # Imported only when asked: nothing else in pollhub knows the sandbox exists.
         from pollhub.sandbox import create_sandbox_app
 
-        app.mount("/sandbox", create_sandbox_app())
+        sandbox = create_sandbox_app(
+            notification_time_scale=settings.sandbox_notification_time_scale
+        )
+        app.mount("/sandbox", sandbox)
     # Innermost first: authenticate before a body is read, cap bodies as they stream,
     # security headers on everything (API, docs, console, sandbox), then the request id.
     app.add_middleware(AuthenticateFirst, prefix=API_PREFIX, public=(WEBHOOKS_PREFIX,))

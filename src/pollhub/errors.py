@@ -36,3 +36,9 @@ class Conflict(PollhubError):
     """The request clashes with the current state."""
 
     status = 409
+
+
+class Forbidden(PollhubError):
+    """The caller is known but may not do this now (e.g. a disabled instance's hub calls)."""
+
+    status = 403

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+_RATE = re.compile(r"^[0-9]*\.?[0-9]+/[0-9]*\.?[0-9]+$")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./pollhub.db"
 
 
@@ -43,6 +45,14 @@ class Settings(BaseSettings):
     delivery_concurrency: int = Field(default=64, ge=1)
     delivery_max_retries: int = Field(default=9, ge=0)
     delivered_retention_days: float = Field(default=7, ge=0)
+    # Polling (pollhub.worker): polls in flight per worker; how long a running poll's or
+    # delivery's lease lasts without renewal (workers renew it every third of that, so a
+    # killed worker's work is taken over this soon); and per-provider rate limits that
+    # replace an element's defaults, as JSON: {"onedrivev2": {"app": "100/1", "user": "5/1"}}
+    # ("N/S": N requests per S seconds, null: no limit).
+    poll_concurrency: int = Field(default=200, ge=1)
+    lease_seconds: float = Field(default=10, ge=1)
+    provider_rate_limits: dict[str, dict[str, str | None]] = Field(default_factory=dict)
     # Failed authentications per minute before 429s: per presented credential, and per
     # client address only as a high ceiling (tenants behind one proxy share an address).
     # A request that authenticates is never refused.
@@ -56,6 +66,23 @@ class Settings(BaseSettings):
     # PostgreSQL connections one process keeps open, and how many more it may open at peaks.
     database_pool_size: int = Field(default=10, ge=1)
     database_max_overflow: int = Field(default=10, ge=0)
+
+    @field_validator("provider_rate_limits")
+    @classmethod
+    def _rates_are_n_per_s(
+        cls, value: dict[str, dict[str, str | None]]
+    ) -> dict[str, dict[str, str | None]]:
+        for element_key, limits in value.items():
+            for scope, rate in limits.items():
+                well_formed = rate is None or (
+                    _RATE.match(rate) is not None and 0 not in map(float, rate.split("/"))
+                )
+                if scope not in ("app", "user") or not well_formed:
+                    raise ValueError(
+                        f'{element_key}.{scope}: expected "app" or "user" with "N/S" '
+                        f"(N requests per S seconds) or null, not {rate!r}"
+                    )
+        return value
 
     @model_validator(mode="after")
     def _defaults_that_depend_on_others(self) -> Settings:

@@ -3,12 +3,14 @@
 :func:`run_worker` runs them side by side until stopped (``pollhub worker``, and inside
 ``pollhub serve``), with webhook subscription upkeep.
 
-APScheduler ticks every second; each tick claims as many due resource polls as there are
-free slots (fairly across organizations, see :mod:`pollhub.polling.schedule`), refilling
-slots as polls finish, and runs them: at most ``per_organization`` at once for one
-organization (claims beyond that are given straight back) and ``per_element`` at once
-against one provider, so one slow tenant or provider cannot hold back the others.
-Any number of workers can share one PostgreSQL database.
+APScheduler ticks every second; through each tick the worker keeps its
+``POLLHUB_POLL_CONCURRENCY`` slots filled: it claims as many due resource polls as there
+are free slots, fairly across organizations (see :mod:`pollhub.polling.schedule`: when
+several compete each gets its turn, and a lone organization gets every slot), claims again
+as polls finish, and looks again for newly due polls every tenth of a tick. Provider rate
+limits are kept per request (:mod:`pollhub.polling.pacing`). The leases of running polls
+are renewed every few seconds, so a killed worker's polls are taken over within
+``POLLHUB_LEASE_SECONDS``. Any number of workers can share one PostgreSQL database.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -26,6 +27,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pollhub.clock import clock
+from pollhub.db.leases import Heartbeat
+from pollhub.db.models import PollState
 from pollhub.delivery.dispatcher import Dispatcher, default_worker_id
 from pollhub.delivery.service import prune_delivered
 from pollhub.instances.service import delete_drained_instances
@@ -33,6 +36,7 @@ from pollhub.oauth.tokens import TokenKeeper
 from pollhub.outbound.clients import fast_provider_client, provider_client
 from pollhub.polling import schedule
 from pollhub.polling.poller import PollContext, poll_resource
+from pollhub.settings import get_settings
 from pollhub.webhooks import inbox, subscriptions
 
 log = logging.getLogger(__name__)
@@ -120,33 +124,32 @@ class PollWorker:
         sessionmaker: async_sessionmaker[AsyncSession],
         *,
         worker_id: str | None = None,
-        concurrency: int = 200,
-        per_organization: int = 20,
-        per_element: int = 100,
+        concurrency: int | None = None,
         tick_seconds: float = 1.0,
     ) -> None:
         self.worker_id = worker_id or default_worker_id()
         self._sessionmaker = sessionmaker
-        self._concurrency = concurrency
+        self._concurrency = concurrency or get_settings().poll_concurrency
         self._tick_seconds = tick_seconds
         self._in_flight: set[asyncio.Task[str]] = set()
-        self._per_organization = per_organization
-        self._running_per_org: Counter[int] = Counter()
-        self._element_slots: defaultdict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(per_element)
+        self._instances = schedule.InstanceCache()
+        self._heartbeat = Heartbeat(
+            sessionmaker, PollState, worker_id=self.worker_id, lease=schedule.lease()
         )
         self._ticking = asyncio.Lock()
         self._context: PollContext | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tick until ``stop`` is set, then let running polls finish (their leases expire
-        on their own if the process dies instead)."""
+        within seconds if the process dies instead)."""
         # httpx's API on aiohttp's transport: several times the requests per second of
         # httpx's own pool on this hot path (reference/http-client-bench).
         async with fast_provider_client(timeout=PROVIDER_TIMEOUT) as http:
             self._context = PollContext(
                 self._sessionmaker, TokenKeeper(self._sessionmaker), http, self.worker_id
             )
+            drained = asyncio.Event()
+            heartbeat = asyncio.create_task(self._heartbeat.run(drained))
             scheduler = AsyncIOScheduler()
             scheduler.add_job(
                 self.tick,
@@ -168,68 +171,67 @@ class PollWorker:
                     scheduler.shutdown(wait=False)
                 if self._in_flight:
                     await asyncio.wait(self._in_flight, timeout=30)
+                drained.set()
+                await heartbeat
                 log.info("poll worker %s stopped", self.worker_id)
 
     async def tick(self) -> int:
-        """Claim what is due and start it; returns how many polls were started.
+        """Keep the slots filled for most of a tick; returns how many polls were started.
 
-        Polls take a fraction of a second, so a tick keeps refilling slots as polls finish
-        (for most of the tick) instead of claiming once: otherwise one worker could never
-        do more than ``concurrency`` polls per tick.
+        Polls take a fraction of a second, so slots are refilled as polls finish (in
+        batches of a tenth of the slots, so claims stay few), and a claim that found less
+        than there was room for is retried a tenth of a tick later for newly due polls.
         """
         if self._context is None or self._ticking.locked():
             return 0
         async with self._ticking:
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self._tick_seconds * 0.9
+            batch = max(1, self._concurrency // 10)
             started = 0
-            while True:
+            while loop.time() < deadline:
                 free = self._concurrency - len(self._in_flight)
-                if free > 0:
-                    claimed = await self._claim_and_start(free)
-                    started += claimed
-                    if claimed < free:
-                        return started  # nothing more is due
+                claimed = await self._claim_and_start(free) if free > 0 else 0
+                started += claimed
                 remaining = deadline - loop.time()
-                if remaining <= 0 or not self._in_flight:
-                    return started
-                await asyncio.wait(
-                    set(self._in_flight), timeout=remaining, return_when=asyncio.FIRST_COMPLETED
-                )
+                if claimed < free:  # nothing more is due just now
+                    await asyncio.sleep(max(0.0, min(remaining, self._tick_seconds / 10)))
+                else:
+                    await self._wait_for_room(batch, remaining)
+            return started
+
+    async def _wait_for_room(self, wanted: int, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        until = loop.time() + seconds
+        while self._in_flight and self._concurrency - len(self._in_flight) < wanted:
+            remaining = until - loop.time()
+            if remaining <= 0:
+                return
+            await asyncio.wait(
+                set(self._in_flight), timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+            )
 
     async def _claim_and_start(self, free: int) -> int:
         assert self._context is not None
         try:
             async with self._sessionmaker() as session:
                 claims = await schedule.claim_due_polls(
-                    session, self.worker_id, free, per_organization=self._per_organization
+                    session, self.worker_id, free, cache=self._instances
                 )
-                # An organization already at its limit here gets its claims back at once,
-                # so no lease is held by a poll that is merely waiting (a worker killed now
-                # would otherwise silence them until the lease expired).
-                startable: list[schedule.Claim] = []
-                returned: list[schedule.Claim] = []
-                running = Counter(self._running_per_org)
-                for claim in claims:
-                    fits = running[claim.organization_id] < self._per_organization
-                    (startable if fits else returned).append(claim)
-                    running[claim.organization_id] += fits
-                await schedule.give_back(session, [c.state_id for c in returned], self.worker_id)
                 await session.commit()
         except Exception:  # a database hiccup must not kill the timer
             log.exception("claiming due polls failed; retrying next tick")
             return 0
-        for claim in startable:
-            self._running_per_org[claim.organization_id] += 1
+        for claim in claims:
+            self._heartbeat.held.add(claim.state_id)
             task = asyncio.create_task(self._guarded(claim, self._context))
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
-        return len(startable)
+        return len(claims)
 
     async def _guarded(self, claim: schedule.Claim, context: PollContext) -> str:
         try:
-            async with self._element_slots[claim.element_key]:
-                return await poll_resource(context, claim)
+            return await poll_resource(context, claim)
         except Exception:
             # The poll gave its lease back (or it expires); the cursor did not move.
             log.exception(
@@ -237,7 +239,7 @@ class PollWorker:
             )
             return "crashed"
         finally:
-            self._running_per_org[claim.organization_id] -= 1
+            self._heartbeat.held.discard(claim.state_id)
 
 
 async def run_until_signalled(run: Callable[[asyncio.Event], Awaitable[None]]) -> None:

@@ -285,3 +285,49 @@ async def test_deliveries_run_in_parallel_across_instances(
     assert await dispatcher.deliver_due() == instances
 
     assert asyncio.get_running_loop().time() - started < 0.3 * instances
+
+
+async def test_one_pass_delivers_an_instances_queue_in_order(
+    session: AsyncSession, tenant: Tenant, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    instance = await add_instance(session, tenant, receiver.url)
+    queued = await enqueue(session, instance, count=5)
+
+    assert await dispatcher.deliver_due() == 5
+
+    assert receiver.ids() == [n.event_id for n in queued]
+    assert {n.status for n in await notifications(session)} == {"delivered"}
+
+
+async def test_a_failed_notification_holds_back_the_ones_after_it(
+    session: AsyncSession, tenant: Tenant, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    receiver.answer = fail_times(1, status=503)
+    instance = await add_instance(session, tenant, receiver.url)
+    queued = await enqueue(session, instance, count=3)
+
+    assert await dispatcher.deliver_due() == 1
+
+    stored = await notifications(session)
+    assert [n.status for n in stored] == ["retrying", "pending", "pending"]
+    assert all(n.lease_owner is None for n in stored)  # the rest of the chain given back
+    assert await dispatcher.deliver_due() == 0  # the first is not due yet, so neither are they
+    clock.advance(stored[0].next_attempt_at - clock.now() + timedelta(milliseconds=1))
+    assert await dispatcher.deliver_due() == 3
+    assert receiver.ids() == [queued[0].event_id] + [n.event_id for n in queued]
+
+
+async def test_a_redelivered_notification_goes_before_a_later_one_waiting_to_retry(
+    session: AsyncSession, tenant: Tenant, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    instance = await add_instance(session, tenant, receiver.url)
+    first, second, _ = await enqueue(session, instance, count=3)
+    # The second waits to retry; the first, which had failed, was just redelivered.
+    second.status, second.next_attempt_at = "retrying", clock.now() + timedelta(minutes=5)
+    first.status, first.next_attempt_at = "pending", clock.now()
+    await session.commit()
+
+    assert await dispatcher.deliver_due() == 1
+
+    assert receiver.ids() == [first.event_id]  # not the third before the second
+    assert [n.status for n in await notifications(session)] == ["delivered", "retrying", "pending"]

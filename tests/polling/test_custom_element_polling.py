@@ -90,3 +90,44 @@ async def test_a_failing_poll_shows_its_error_without_the_key(
 
     assert status.json()[0]["lastResult"] == "provider error"
     assert KEY not in status.text
+
+
+async def test_an_oauth_custom_element_refreshes_its_token_at_its_own_endpoint(
+    client: httpx.AsyncClient, tenant: Tenant, run_polls: RunPolls
+) -> None:
+    token_url = "https://auth.example.com/token"
+    oauth = {
+        "type": "oauth2",
+        "authorizationUrl": "https://auth.example.com/authorize",
+        "tokenUrl": token_url,
+    }
+    element = {**definition(), "authentication": oauth, "configuration": []}
+    await client.post(f"{API}/elements", json=element, headers=tenant.headers)
+    body = {
+        "element": {"key": "tickets"},
+        "name": "Tickets",
+        "providerData": {"code": "c1"},
+        "configuration": {
+            "oauth.api.key": "id",
+            "oauth.api.secret": "secret",
+            "event.notification.enabled": True,
+            "event.notification.callback.url": "https://client.example.com/events",
+        },
+    }
+    with respx.mock() as provider:
+        tokens = provider.post(token_url).mock(
+            side_effect=[
+                httpx.Response(
+                    200, json={"access_token": "at-1", "refresh_token": "rt-1", "expires_in": 60}
+                ),
+                httpx.Response(200, json={"access_token": "at-2", "expires_in": 3600}),
+            ]
+        )
+        listed = provider.get(url__startswith=TICKETS).respond(200, json={"data": []})
+        created = await client.post(f"{API}/instances", json=body, headers=tenant.headers)
+        assert created.status_code == 200, created.text
+        await run_polls()  # the token expires within minutes: refreshed first
+
+    assert b"grant_type=refresh_token" in tokens.calls.last.request.content
+    assert b"refresh_token=rt-1" in tokens.calls.last.request.content
+    assert listed.calls.last.request.headers["Authorization"] == "Bearer at-2"

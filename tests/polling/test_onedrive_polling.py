@@ -316,7 +316,7 @@ async def test_a_poll_that_crashes_gives_its_lease_back_and_loses_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The soak test's finding: a database connection dropped mid-poll left the lease held,
-    # so the resource went silent for schedule.LEASE (5 minutes).
+    # so the resource went silent until the lease expired.
     await create_instance(client, tenant)
     await run_polls()
     drive.change(item("B", "2026-11-25T10:00:00Z", "2026-11-25T10:00:00Z"))

@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from pollhub.clock import clock
 from pollhub.sandbox import SandboxState, create_sandbox_app
+from pollhub.sandbox.notifier import RetryPolicy
 
 
 @dataclass
@@ -154,7 +155,7 @@ def receiver_server() -> Iterator[Receiver]:
 def sandbox(sandbox_server: Sandbox) -> Iterator[Sandbox]:
     """The sandbox, emptied before each test; the clock is put back afterwards."""
     sandbox_server.control("POST", "reset").raise_for_status()
-    sandbox_server.state.notifier.retry_delays = (0.05,)
+    sandbox_server.state.notifier.retry = RetryPolicy(first_delay=0.05, give_up_after=0.05)
     yield sandbox_server
     clock.reset()
 

@@ -3,7 +3,9 @@ notifications for Outlook event changes, renewals, lifecycle events; Outlook eve
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import httpx
@@ -11,6 +13,7 @@ import pytest
 from msgraph.generated.models.subscription import Subscription
 
 from pollhub.clock import clock
+from pollhub.sandbox.notifier import RetryPolicy
 from tests.sandbox.conftest import Receiver, Sandbox, bearer, microsoft_tokens
 from tests.sandbox.graph_client import graph_client
 
@@ -257,6 +260,31 @@ def test_failed_notifications_are_retried_and_reported(
     deliveries = sandbox.drain()
 
     assert [(d["delivered"], d["attempts"], d["status"]) for d in deliveries] == [(False, 2, 500)]
+
+
+def test_graph_retries_with_exponential_backoff_for_about_four_hours() -> None:
+    delays = RetryPolicy().delays()
+
+    assert delays[:3] == [60, 120, 240]
+    assert all(later == 2 * earlier for earlier, later in pairwise(delays[:-1]))
+    assert sum(delays) == 4 * 3600
+    assert [d / 1000 for d in delays] == RetryPolicy(time_scale=0.001).delays()
+
+
+def test_a_refused_notification_is_retried_until_graph_gives_up(
+    sandbox: Sandbox, headers: dict[str, str], receiver: Receiver
+) -> None:
+    sandbox.state.notifier.retry = RetryPolicy(time_scale=0.0001)  # four hours in 1.44 s
+    _subscribe(sandbox, headers, receiver)
+    sub = sandbox.state.data.subscriptions.live()[0]
+    sub.notification_url = f"{receiver.url}/refuse/notify"
+    started = time.monotonic()
+
+    sandbox.control("POST", "microsoftgraph/events", {"subject": "Lost"})
+    [delivery] = sandbox.drain()
+
+    assert time.monotonic() - started >= 1.44
+    assert (delivery["delivered"], delivery["attempts"]) == (False, 1 + len(RetryPolicy().delays()))
 
 
 def test_outlook_events_are_listed_and_read_with_documented_fields(

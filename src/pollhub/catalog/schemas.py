@@ -43,6 +43,7 @@ class ResourceOut(BaseModel):
 class ElementOut(BaseModel):
     """One element of the catalog."""
 
+    id: int | None = None
     key: str
     name: str
     hub: str
@@ -64,6 +65,7 @@ class ElementOut(BaseModel):
     def of(cls, element: Element, *, custom: bool = False) -> ElementOut:
         """The catalog view of ``element`` (with its definition when it is ``custom``)."""
         return cls(
+            id=element.id,
             key=element.key,
             name=element.name,
             hub=element.hub,

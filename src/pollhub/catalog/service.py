@@ -36,10 +36,13 @@ async def elements_of(session: AsyncSession, organization_id: int) -> list[Eleme
 
 
 async def find_element(session: AsyncSession, organization_id: int, key: str) -> Element | None:
-    """The element ``key`` as the organization sees it: built-in, its own, or None."""
+    """The element ``key`` as the organization sees it: built-in, its own, or None. A
+    number is a built-in element's Cloud Elements id (``/elements/146``)."""
     element = get_element(key)
     if element is not None:
         return element
+    if key.isdigit():
+        return next((e for e in catalog().values() if e.id == int(key)), None)
     row = await _custom(session, organization_id, key)
     return custom_element(row.definition) if row else None
 
@@ -105,11 +108,6 @@ async def remove(session: AsyncSession, organization_id: int, key: str) -> None:
         raise Conflict(f"element '{key}' is used by {in_use} instance(s); delete them first")
     await session.delete(row)
     await session.flush()
-
-
-async def definition_of(session: AsyncSession, organization_id: int, key: str) -> CustomElement:
-    """The stored custom element ``key`` of the organization (:class:`NotFound` otherwise)."""
-    return await _own(session, organization_id, key)
 
 
 async def _own(session: AsyncSession, organization_id: int, key: str) -> CustomElement:

@@ -34,6 +34,8 @@ _NAMING = {
 
 JSONObject = JSON().with_variant(JSONB(), "postgresql")
 _UNDELIVERED = text("status IN ('pending', 'retrying')")
+# A queued notification (failure policy "queue") holds back its instance's later ones.
+_HOLDING_BACK = text("status IN ('pending', 'retrying', 'queued')")
 _LEASED = text("lease_owner IS NOT NULL")
 
 
@@ -120,7 +122,8 @@ class Instance(Base):
 
     ``configuration`` holds the non-secret configuration keys as validated;
     ``secrets`` holds the secret ones (client secret, OAuth tokens, signature key),
-    encrypted at rest.
+    encrypted at rest; ``configuration_sent`` the non-secret values exactly as the client
+    sent them, so they read back unchanged.
     """
 
     __tablename__ = "instances"
@@ -137,6 +140,11 @@ class Instance(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     configuration: Mapped[dict[str, Any]] = mapped_column(JSONObject, default=dict)
     secrets: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON(), default=dict)
+    configuration_sent: Mapped[dict[str, Any] | None] = mapped_column(JSONObject)
+    # "none", or "initial" for an instance created from tokens the client already held.
+    external_authentication: Mapped[str] = mapped_column(
+        String(20), default="none", server_default="none"
+    )
     access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     valid: Mapped[bool] = mapped_column(Boolean, default=True)
     invalid_reason: Mapped[str | None] = mapped_column(Text)
@@ -174,8 +182,8 @@ class Notification(Base):
     __tablename__ = "notifications"
     __table_args__ = (
         Index("ix_notifications_due", "status", "next_attempt_at"),
-        # Partial indexes for the dispatcher's claim (migration 0003): undelivered rows in
-        # order, per instance, and the few leased at any moment.
+        # Partial indexes for the dispatcher's claim (migrations 0003, 0006): undelivered
+        # rows in order, per instance, and the few leased at any moment.
         Index(
             "ix_notifications_queue", "id", sqlite_where=_UNDELIVERED, postgresql_where=_UNDELIVERED
         ),
@@ -183,8 +191,8 @@ class Notification(Base):
             "ix_notifications_undelivered",
             "instance_id",
             "id",
-            sqlite_where=_UNDELIVERED,
-            postgresql_where=_UNDELIVERED,
+            sqlite_where=_HOLDING_BACK,
+            postgresql_where=_HOLDING_BACK,
         ),
         Index(
             "ix_notifications_leased", "instance_id", sqlite_where=_LEASED, postgresql_where=_LEASED

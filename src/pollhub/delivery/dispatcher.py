@@ -4,7 +4,9 @@ One dispatcher runs in each worker process; several share the outbox safely (see
 :mod:`pollhub.delivery.repository`). Deliveries run concurrently across instances, up to
 ``POLLHUB_DELIVERY_CONCURRENCY`` at once, and each frees its slot as soon as it ends, so a
 slow or dead callback URL holds one slot for at most the timeout and never delays other
-instances. Within one instance, notifications go one at a time, in order.
+instances. Within one instance, notifications go one at a time, in order: a claim leases
+an instance's first due notification with up to ``CHAIN - 1`` that follow it, and one task
+delivers them in turn, stopping (and giving the rest back) at the first that fails.
 
 Each attempt's result is written in a transaction of its own right after the answer
 arrives — a transaction that holds only attempt results. When many attempts end together
@@ -12,6 +14,8 @@ their results share one commit (group commit); an attempt is not finished, and i
 instance's next notification not eligible, until its result is committed. A worker killed
 after a 2xx and before that commit leaves the notification leased; once the lease expires
 it is delivered again with the same ``Elements-Webhook-Id`` (at least once, never lost).
+Leases are short (``POLLHUB_LEASE_SECONDS``) and renewed while held, so that happens
+within seconds of a worker's death.
 """
 
 from __future__ import annotations
@@ -30,15 +34,22 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pollhub.clock import clock
+from pollhub.db.group_commit import GroupCommit
+from pollhub.db.leases import Heartbeat
+from pollhub.db.models import Notification
 from pollhub.delivery import metrics
+from pollhub.delivery.callback_settings import QUEUE
 from pollhub.delivery.repository import (
     DELIVERED,
     FAILED,
+    QUEUED,
     RETRYING,
     Claimed,
+    InstanceColumns,
     Outcome,
     claim_due,
     record_outcomes,
+    release,
 )
 from pollhub.delivery.retry import retry_delay
 from pollhub.delivery.sender import AttemptResult, CallbackSender
@@ -47,8 +58,8 @@ from pollhub.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 MAX_IDLE_SECONDS = 0.1  # an idle dispatcher looks for new notifications this often
-LEASE_MARGIN_SECONDS = 30.0
 MAX_CLAIM_BACKOFF_SECONDS = 5.0
+CHAIN = 16  # notifications of one instance leased and delivered by one task, in order
 
 
 def default_worker_id() -> str:
@@ -81,15 +92,19 @@ class Dispatcher:
         self._sessionmaker = sessionmaker
         self._concurrency = concurrency or settings.delivery_concurrency
         timeout = timeout_seconds or settings.delivery_timeout_seconds
-        # Longer than any attempt can take, so a live worker never loses its lease.
-        self._lease = timedelta(seconds=lease_seconds or timeout * 2 + LEASE_MARGIN_SECONDS)
+        # Renewed while held (the heartbeat), so a live worker never loses its lease.
+        self._lease = timedelta(seconds=lease_seconds or settings.lease_seconds)
         self._max_retries = settings.delivery_max_retries if max_retries is None else max_retries
         allow = settings.allow_private_addresses if allow_private is None else allow_private
         self._sender = CallbackSender(
             timeout_seconds=timeout, allow_private=bool(allow), connections=self._concurrency
         )
         self._idle_seconds = min(idle_seconds, MAX_IDLE_SECONDS)
-        self._recorder = _Recorder(sessionmaker, self.worker_id)
+        self._results: GroupCommit[Outcome] = GroupCommit(sessionmaker, self._write_outcomes)
+        self._heartbeat = Heartbeat(
+            sessionmaker, Notification, worker_id=self.worker_id, lease=self._lease
+        )
+        self._instances = InstanceColumns()
         self._open = False
         self._claim_failures = 0
         self.attempts_made = 0  # since this dispatcher was created; for logs and tests
@@ -114,26 +129,30 @@ class Dispatcher:
         Returns how many attempts were made (0 when nothing was due).
         """
         async with self._connections():
-            claimed = await self._claim(limit)
+            chains = _chains(await self._claim(limit))
             slots = asyncio.Semaphore(self._concurrency)
+            attempts = self.attempts_made
 
-            async def attempt(notification: Claimed) -> None:
+            async def deliver(chain: list[Claimed]) -> None:
                 async with slots:
-                    await self._deliver(notification)
+                    await self._deliver(chain)
 
-            await asyncio.gather(*(attempt(n) for n in claimed))
-            return len(claimed)
+            await asyncio.gather(*(deliver(chain) for chain in chains))
+            return self.attempts_made - attempts
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set, then finish the attempts in flight and return."""
         async with self._connections():
             in_flight: set[asyncio.Task[None]] = set()
             stopping = asyncio.create_task(stop.wait())
+            drained = asyncio.Event()
+            heartbeat = asyncio.create_task(self._heartbeat.run(drained))
             try:
                 while not stop.is_set():
                     free = self._concurrency - len(in_flight)
-                    for notification in await self._claim_safely(free) if free > 0 else []:
-                        task = asyncio.create_task(self._deliver(notification))
+                    claimed = await self._claim_safely(free) if free > 0 else []
+                    for chain in _chains(claimed):
+                        task = asyncio.create_task(self._deliver(chain, stop))
                         in_flight.add(task)
                         task.add_done_callback(in_flight.discard)
                     # A finished attempt may make its instance's next notification due,
@@ -147,6 +166,8 @@ class Dispatcher:
                 stopping.cancel()
                 if in_flight:
                     await asyncio.wait(in_flight)  # each ends within the timeout
+                drained.set()
+                await heartbeat
 
     @asynccontextmanager
     async def _connections(self) -> AsyncIterator[None]:
@@ -159,7 +180,13 @@ class Dispatcher:
     async def _claim(self, limit: int) -> list[Claimed]:
         async with self._sessionmaker() as session, session.begin():
             return await claim_due(
-                session, worker_id=self.worker_id, now=clock.now(), lease=self._lease, limit=limit
+                session,
+                worker_id=self.worker_id,
+                now=clock.now(),
+                lease=self._lease,
+                limit=limit,
+                chain=CHAIN,
+                instances=self._instances,
             )
 
     async def _claim_safely(self, limit: int) -> list[Claimed]:
@@ -179,20 +206,47 @@ class Dispatcher:
         backoff: float = self._idle_seconds * 2.0**self._claim_failures
         return min(backoff, MAX_CLAIM_BACKOFF_SECONDS)
 
-    async def _deliver(self, notification: Claimed) -> None:
+    async def _deliver(self, chain: list[Claimed], stop: asyncio.Event | None = None) -> None:
+        """Deliver one instance's claimed notifications in order; give back the rest of
+        the chain once one is not delivered (or the worker stops)."""
+        held = [notification.id for notification in chain]
+        self._heartbeat.held.update(held)
         try:
-            await self._attempt(notification)
-        except Exception:  # a bug must not kill the worker; the lease brings the row back
-            log.exception("delivery of %s went wrong", notification.event_id)
+            for done, notification in enumerate(chain, start=1):
+                try:
+                    delivered = await self._attempt(notification)
+                except Exception:  # a bug must not kill the worker; the lease brings it back
+                    log.exception("delivery of %s went wrong", notification.event_id)
+                    delivered = False
+                if not delivered or (stop is not None and stop.is_set()):
+                    await self._give_back([n.id for n in chain[done:]])
+                    return
+        finally:
+            self._heartbeat.held.difference_update(held)
 
-    async def _attempt(self, notification: Claimed) -> None:
+    async def _give_back(self, ids: list[int]) -> None:
+        if not ids:
+            return
+        try:
+            async with self._sessionmaker() as session, session.begin():
+                await release(session, worker_id=self.worker_id, ids=ids)
+        except Exception:  # the leases expire on their own
+            log.exception("could not give back %d notifications", len(ids))
+
+    async def _attempt(self, notification: Claimed) -> bool:
+        """One POST and its recorded result; True if delivered and recorded."""
         now = clock.now()
-        headers = callback_headers(
-            event_id=notification.event_id,
-            body=notification.body,
-            signature_key=notification.signature_key,
-            now=now,
-        )
+        # The client's own headers and Basic credentials first: pollhub's (content type,
+        # id, signatures) always win, and the client's can never name them anyway.
+        headers = {
+            **notification.headers,
+            **callback_headers(
+                event_id=notification.event_id,
+                body=notification.body,
+                signature_key=notification.signature_key,
+                now=now,
+            ),
+        }
         started = time.perf_counter()
         result = await self._sender.post(
             notification.callback_url, notification.body, headers, now=now
@@ -202,23 +256,32 @@ class Dispatcher:
         outcome = self._outcome(notification, result, clock.now())
         metrics.ATTEMPTS.labels(outcome.status).inc()
         try:
-            await self._recorder.record(outcome)
+            await self._results.submit(outcome)
         except Exception:  # not recorded: the lease expires and the attempt is repeated
             log.exception("could not record the attempt of %s", notification.event_id)
+            return False
+        return outcome.status == DELIVERED
+
+    async def _write_outcomes(self, session: AsyncSession, outcomes: list[Outcome]) -> None:
+        await record_outcomes(session, worker_id=self.worker_id, outcomes=outcomes)
 
     def _outcome(self, notification: Claimed, result: AttemptResult, now: datetime) -> Outcome:
         attempts = notification.attempts + 1
         if result.ok:
             return Outcome(notification.id, DELIVERED, now, result.status_code, None, now)
         if result.refused or attempts > self._max_retries:
+            # Policy "queue": held, with the instance's later notifications, until released.
+            queue = notification.failure_policy == QUEUE and not result.refused
             log.warning(
-                "notification %s of instance %s failed after %d attempt(s): %s",
+                "notification %s of instance %s %s after %d attempt(s): %s",
                 notification.event_id,
                 notification.instance_id,
+                "queued" if queue else "failed",
                 attempts,
                 result.error,
             )
-            return Outcome(notification.id, FAILED, now, result.status_code, result.error, None)
+            status = QUEUED if queue else FAILED
+            return Outcome(notification.id, status, now, result.status_code, result.error, None)
         delay = retry_delay(attempts, retry_after=result.retry_after)
         return Outcome(
             notification.id,
@@ -230,36 +293,9 @@ class Dispatcher:
         )
 
 
-class _Recorder:
-    """Group commit of attempt results: whatever ended while the last commit ran goes next."""
-
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], worker_id: str) -> None:
-        self._sessionmaker = sessionmaker
-        self._worker_id = worker_id
-        self._waiting: list[tuple[Outcome, asyncio.Future[None]]] = []
-        self._flusher: asyncio.Task[None] | None = None
-
-    async def record(self, outcome: Outcome) -> None:
-        """Return once ``outcome`` is committed (raise if the commit failed)."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((outcome, done))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
-        await done
-
-    async def _flush(self) -> None:
-        while self._waiting:
-            batch, self._waiting = self._waiting, []
-            try:
-                async with self._sessionmaker() as session, session.begin():
-                    await record_outcomes(
-                        session, worker_id=self._worker_id, outcomes=[o for o, _ in batch]
-                    )
-            except Exception as exc:
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(exc)
-            else:
-                for _, done in batch:
-                    if not done.done():
-                        done.set_result(None)
+def _chains(claimed: list[Claimed]) -> list[list[Claimed]]:
+    """Claimed notifications grouped by instance, each group in ``id`` order."""
+    chains: dict[int, list[Claimed]] = {}
+    for notification in sorted(claimed, key=lambda n: n.id):
+        chains.setdefault(notification.instance_id, []).append(notification)
+    return list(chains.values())

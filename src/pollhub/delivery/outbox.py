@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pollhub.clock import clock
 from pollhub.db.models import Instance, Notification
+from pollhub.delivery.callback_settings import CALLBACK_URL_KEY, FAILURE_POLICY_KEY, QUEUE
 from pollhub.delivery.envelope import (
     EnvelopeEvent,
     EnvelopeInstance,
@@ -25,8 +26,8 @@ from pollhub.delivery.envelope import (
     new_envelope_id,
     new_event_id,
 )
+from pollhub.delivery.repository import QUEUED, instance_is_queuing
 
-CALLBACK_URL_KEY = "event.notification.callback.url"
 # The original's page sizes (reference section 1.3): 10 events per polling notification,
 # 20 per webhook notification, the full vendor body repeated in each webhook notification.
 POLLING_BATCH = 10
@@ -62,6 +63,7 @@ async def enqueue_polled_changes(
     """
     if not _wants_events(instance):
         return []
+    status = await _first_status(session, instance)
     notifications = []
     for batch in _batches(events, POLLING_BATCH):
         raw = {
@@ -72,6 +74,7 @@ async def enqueue_polled_changes(
         notifications.append(
             _add(session, instance, hub_key=hub_key, batch=batch, raw=raw, poll_date=poll_date)
         )
+        notifications[-1].status = status
     return notifications
 
 
@@ -92,10 +95,22 @@ async def enqueue_webhook_events(
     if not _wants_events(instance):
         return []
     received = clock.now()
-    return [
+    status = await _first_status(session, instance)
+    notifications = [
         _add(session, instance, hub_key=hub_key, batch=batch, raw=body, poll_date=received)
         for batch in _batches(events, WEBHOOK_BATCH)
     ]
+    for notification in notifications:
+        notification.status = status
+    return notifications
+
+
+async def _first_status(session: AsyncSession, instance: Instance) -> str:
+    # An instance whose deliveries are queued (failure policy "queue", reference section
+    # 5.3) queues its new notifications behind them, until the client releases them.
+    if instance.configuration.get(FAILURE_POLICY_KEY) != QUEUE:
+        return PENDING
+    return QUEUED if await instance_is_queuing(session, instance.id) else PENDING
 
 
 def _wants_events(instance: Instance) -> bool:

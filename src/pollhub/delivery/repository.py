@@ -5,21 +5,32 @@ statement, so on PostgreSQL concurrent workers skip each other's rows, and on SQ
 writer at a time) it is atomic without holding a read lock that must later be upgraded.
 A claimed row carries a lease (``lease_owner``, ``lease_expires_at``); a worker that dies
 leaves a lease that expires, and the row is claimed again.
+
+With each instance's first undelivered notification the claim also leases the next few of
+the same instance (a *chain*, delivered one after another in order by one task), so a busy
+instance costs one claim per chain rather than one per notification. The instance's
+configuration and secrets come back with the claim, as raw columns that
+:class:`InstanceColumns` parses and decrypts only when they changed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
     Table,
+    Text,
     Update,
     bindparam,
     exists,
+    func,
     literal_column,
     or_,
     select,
@@ -28,13 +39,17 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pollhub.db.models import Instance, Notification
-from pollhub.db.types import UTCDateTime
-from pollhub.delivery.outbox import CALLBACK_URL_KEY
-from pollhub.delivery.signing import SIGNATURE_KEY
+from pollhub.db.types import UTCDateTime, decrypt
+from pollhub.delivery.callback_settings import RETRY, CallbackSettings
 
+Parsed = tuple[dict[str, Any], dict[str, Any]]
 PENDING, RETRYING, DELIVERED, FAILED = "pending", "retrying", "delivered", "failed"
+# After the last retry of an instance whose failure policy is "queue": kept, with every
+# later notification of the instance, until released (reference section 5.3).
+QUEUED = "queued"
 ACTIVE = (PENDING, RETRYING)
-STATUSES = (PENDING, RETRYING, DELIVERED, FAILED)
+HOLDING_BACK = (PENDING, RETRYING, QUEUED)  # an older one of these makes a newer one wait
+STATUSES = (PENDING, RETRYING, DELIVERED, FAILED, QUEUED)
 
 
 @dataclass(frozen=True)
@@ -48,6 +63,8 @@ class Claimed:
     body: bytes
     attempts: int
     signature_key: str | None
+    headers: Mapping[str, str] = field(default_factory=dict)  # the client's own, and Basic
+    failure_policy: str = RETRY
 
 
 @dataclass(frozen=True)
@@ -62,24 +79,63 @@ class Outcome:
     delivered_at: datetime | None
 
 
+class InstanceColumns:
+    """Each instance's configuration and secrets, parsed and decrypted once per version."""
+
+    def __init__(self, size: int = 50_000) -> None:
+        self._size = size
+        self._parsed: OrderedDict[int, tuple[tuple[str, str], Parsed]] = OrderedDict()
+
+    def of(self, instance_id: int, configuration: str, secrets: str) -> Parsed:
+        """``(configuration, secrets)`` from the instance's raw columns."""
+        version = (configuration, secrets)
+        cached = self._parsed.get(instance_id)
+        if cached is None or cached[0] != version:
+            parsed = (
+                json.loads(configuration) if configuration else {},
+                json.loads(decrypt(secrets)) if secrets else {},
+            )
+            cached = self._parsed[instance_id] = (version, parsed)
+        self._parsed.move_to_end(instance_id)
+        while len(self._parsed) > self._size:
+            self._parsed.popitem(last=False)
+        return cached[1]
+
+
 async def claim_due(
-    session: AsyncSession, *, worker_id: str, now: datetime, lease: timedelta, limit: int
+    session: AsyncSession,
+    *,
+    worker_id: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    chain: int = 1,
+    instances: InstanceColumns | None = None,
 ) -> list[Claimed]:
-    """Lease up to ``limit`` due notifications, at most one per instance, oldest first.
+    """Lease the first due notification of up to ``limit`` instances, oldest first, each
+    with up to ``chain - 1`` due notifications of the same instance that follow it.
 
     Per-instance order: a notification is eligible only while no older one of its instance
-    is still pending or retrying, and no other one of its instance is leased (a redelivered
-    old notification waits for one in flight). Commits nothing; the caller does.
+    is still pending, retrying or queued, and no other one of its instance is leased (a
+    redelivered old notification waits for one in flight); a chain stops before the first
+    notification not due yet. A disabled instance's notifications are not claimed: they
+    wait. Returned in ``id`` order. Commits nothing; the caller does.
     """
     connection = await session.connection()
     parameters = {"now": now, "until": now + lease, "worker": worker_id, "limit": limit}
-    rows = (await connection.execute(_claim_statement(), parameters)).all()
-    if not rows:
-        return []
-    settings = await _instance_settings(session, {row.instance_id for row in rows})
+    rows = list((await connection.execute(_claim_statement(), parameters)).all())
+    if rows and chain > 1:
+        followers = {**parameters, "chain": chain - 1, "heads": [row.instance_id for row in rows]}
+        rows += (await connection.execute(_chain_statement(), followers)).all()
+    instances = instances or InstanceColumns()
     claimed = []
     for row in sorted(rows, key=lambda r: r.id):
-        url, key = settings.get(row.instance_id, (None, None))
+        # Read at delivery time, so a rotated signature key signs every later attempt and
+        # changed headers go with every later attempt.
+        configuration, secrets = instances.of(
+            row.instance_id, row.raw_configuration, row.raw_secrets
+        )
+        callback = CallbackSettings.of(configuration, secrets)
         claimed.append(
             Claimed(
                 id=row.id,
@@ -87,13 +143,27 @@ async def claim_due(
                 instance_id=row.instance_id,
                 # The instance's current callback URL: a client that fixed a broken URL
                 # gets its retries and redeliveries there.
-                callback_url=url or row.callback_url,
+                callback_url=callback.url or row.callback_url,
                 body=row.body,
                 attempts=row.attempts,
-                signature_key=key,
+                signature_key=callback.signature_key,
+                headers=callback.headers,
+                failure_policy=callback.failure_policy,
             )
         )
     return claimed
+
+
+async def release(session: AsyncSession, *, worker_id: str, ids: list[int]) -> None:
+    """Give back leased notifications not attempted (the rest of a chain whose delivery
+    stopped); they stay due, in order. Commits nothing."""
+    if ids:
+        await session.execute(
+            update(Notification)
+            .where(Notification.id.in_(ids), Notification.lease_owner == worker_id)
+            .values(lease_owner=None, lease_expires_at=None)
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def record_outcomes(
@@ -122,6 +192,7 @@ async def record_outcomes(
         )
     )
     connection = await session.connection()
+    queued = [o.notification_id for o in outcomes if o.status == QUEUED]
     await connection.execute(
         statement,
         [
@@ -136,6 +207,35 @@ async def record_outcomes(
             for o in outcomes
         ],
     )
+    if queued:
+        await _queue_the_rest(session, queued, worker_id)
+
+
+async def _queue_the_rest(session: AsyncSession, queued_ids: list[int], worker_id: str) -> None:
+    # The original deactivates the subscription and queues future events: every later
+    # undelivered notification of the same instance is queued too, in its order — the
+    # rest of this worker's chain included (it gives their leases back right after).
+    instance_ids = select(Notification.instance_id).where(Notification.id.in_(queued_ids))
+    await session.execute(
+        update(Notification)
+        .where(
+            Notification.instance_id.in_(instance_ids.scalar_subquery()),
+            Notification.status.in_(ACTIVE),
+            or_(Notification.lease_owner.is_(None), Notification.lease_owner == worker_id),
+        )
+        .values(status=QUEUED)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def instance_is_queuing(session: AsyncSession, instance_id: int) -> bool:
+    """Whether the instance has queued notifications (its deliveries are held back)."""
+    found = await session.scalar(
+        select(Notification.id)
+        .where(Notification.instance_id == instance_id, Notification.status == QUEUED)
+        .limit(1)
+    )
+    return found is not None
 
 
 @cache
@@ -148,9 +248,11 @@ def _claim_statement() -> Update:
     # so the planners can prove that the index covers the query).
     older_undelivered = exists().where(
         earlier.c.instance_id == table.c.instance_id,
-        _undelivered(earlier.c.status),
+        _in(earlier.c.status, HOLDING_BACK),
         earlier.c.id < table.c.id,
     )
+    instances = cast(Table, Instance.__table__)
+    disabled = exists().where(instances.c.id == table.c.instance_id, instances.c.disabled.is_(True))
     other_leased = exists().where(
         leased.c.instance_id == table.c.instance_id,
         leased.c.lease_owner.is_not(None),
@@ -166,6 +268,7 @@ def _claim_statement() -> Update:
             unleased,
             ~older_undelivered,
             ~other_leased,
+            ~disabled,
         )
         .order_by(table.c.id)
         .limit(bindparam("limit"))
@@ -178,31 +281,78 @@ def _claim_statement() -> Update:
             lease_owner=bindparam("worker"),
             lease_expires_at=bindparam("until", type_=UTCDateTime()),
         )
-        .returning(
+        .returning(*_returned(table))
+    )
+
+
+@cache
+def _chain_statement() -> Update:
+    # The notifications that follow each claimed head, in order, up to the first not due.
+    table = cast(Table, Notification.__table__)
+    earlier = table.alias("earlier")
+    now = bindparam("now", type_=UTCDateTime())
+    not_due_before = exists().where(
+        earlier.c.instance_id == table.c.instance_id,
+        _undelivered(earlier.c.status),
+        earlier.c.id < table.c.id,
+        earlier.c.next_attempt_at > now,
+    )
+    unleased = or_(table.c.lease_expires_at.is_(None), table.c.lease_expires_at <= now)
+    ranked = (
+        select(
             table.c.id,
-            table.c.event_id,
-            table.c.instance_id,
-            table.c.callback_url,
-            table.c.body,
-            table.c.attempts,
+            func.row_number()
+            .over(partition_by=table.c.instance_id, order_by=table.c.id)
+            .label("place"),
         )
+        .where(
+            table.c.instance_id.in_(bindparam("heads", expanding=True)),
+            _undelivered(table.c.status),
+            unleased,
+            table.c.next_attempt_at <= now,
+            ~not_due_before,
+        )
+        .subquery()
+    )
+    return (
+        update(table)
+        .where(
+            table.c.id.in_(select(ranked.c.id).where(ranked.c.place <= bindparam("chain"))),
+            unleased,
+        )
+        .values(
+            lease_owner=bindparam("worker"),
+            lease_expires_at=bindparam("until", type_=UTCDateTime()),
+        )
+        .returning(*_returned(table))
+    )
+
+
+def _returned(table: Table) -> tuple[Any, ...]:
+    def of_instance(expression: str, label: str) -> Any:
+        # A correlated primary-key lookup, written out: SQLite's RETURNING can name no other
+        # table, and SQLAlchemy renders its columns without their table, so spelled in full.
+        return literal_column(
+            f"(SELECT {expression} FROM instances AS i WHERE i.id = notifications.instance_id)",
+            Text(),
+        ).label(label)
+
+    return (
+        table.c.id,
+        table.c.event_id,
+        table.c.instance_id,
+        table.c.callback_url,
+        table.c.body,
+        table.c.attempts,
+        # Raw text: InstanceColumns parses and decrypts only what changed.
+        of_instance("CAST(i.configuration AS TEXT)", "raw_configuration"),
+        of_instance("i.secrets", "raw_secrets"),
     )
 
 
 def _undelivered(status: ColumnElement[str]) -> ColumnElement[bool]:
-    return status.in_([literal_column(f"'{value}'") for value in ACTIVE])
+    return _in(status, ACTIVE)
 
 
-async def _instance_settings(
-    session: AsyncSession, instance_ids: set[int]
-) -> dict[int, tuple[str | None, str | None]]:
-    # Read at delivery time, so a rotated signature key signs every later attempt.
-    rows = await session.execute(
-        select(Instance.id, Instance.configuration, Instance.secrets).where(
-            Instance.id.in_(instance_ids)
-        )
-    )
-    return {
-        row.id: (row.configuration.get(CALLBACK_URL_KEY), (row.secrets or {}).get(SIGNATURE_KEY))
-        for row in rows
-    }
+def _in(status: ColumnElement[str], values: tuple[str, ...]) -> ColumnElement[bool]:
+    return status.in_([literal_column(f"'{value}'") for value in values])

@@ -55,3 +55,62 @@ class RedeliveredOut(BaseModel):
     """How many notifications were queued again."""
 
     redelivered: int
+
+
+class DeliveryConfig(BaseModel):
+    """Where a delivery goes."""
+
+    url: str
+
+
+class DeliveryOut(BaseModel):
+    """One delivery of ``/notifications/subscriptions/deliveries``: the callback, where it
+    goes, how it stands, and the payload itself (with its ``eventId``) in ``delivery``."""
+
+    id: str
+    eventId: str
+    instanceId: int
+    channel: str
+    status: str
+    config: DeliveryConfig
+    attempts: int
+    lastResponseCode: int | None
+    lastError: str | None
+    createdDate: datetime
+    delivery: Any
+
+    @classmethod
+    def of(cls, notification: Notification, channel: str) -> DeliveryOut:
+        """The view of ``notification`` as a delivery."""
+        return cls(
+            id=notification.event_id,
+            eventId=notification.event_id,
+            instanceId=notification.instance_id,
+            channel=channel,
+            status=notification.status,
+            config=DeliveryConfig(url=notification.callback_url),
+            attempts=notification.attempts,
+            lastResponseCode=notification.last_status_code,
+            lastError=notification.last_error,
+            createdDate=notification.created_at,
+            delivery=json.loads(notification.body),
+        )
+
+
+class ReleasedOut(BaseModel):
+    """How many queued deliveries were released."""
+
+    released: int
+
+
+class AnalyticsOut(BaseModel):
+    """Notifications created in one time bucket and how they ended (``success`` is the
+    original's name for ``delivered``)."""
+
+    timestamp: datetime
+    count: int
+    delivered: int
+    success: int
+    failed: int
+    instanceId: int | None = None
+    accountId: int | None = None

@@ -11,19 +11,19 @@ import binascii
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pollhub.clock import clock
 from pollhub.db.models import Notification
-from pollhub.delivery.repository import DELIVERED, FAILED, PENDING, RETRYING, STATUSES
+from pollhub.delivery.repository import DELIVERED, FAILED, PENDING, QUEUED, RETRYING, STATUSES
 from pollhub.errors import BadRequest, Conflict, NotFound
-from pollhub.instances.service import get_instance
+from pollhub.instances.service import get_instance, token_instance
 from pollhub.settings import get_settings
 from pollhub.tenancy.service import Caller
 
 MAX_PAGE_SIZE = 500
-REDELIVERABLE = (FAILED, DELIVERED)
+REDELIVERABLE = (FAILED, DELIVERED, QUEUED)
 
 
 @dataclass(frozen=True)
@@ -38,22 +38,23 @@ class Page:
 async def list_notifications(
     session: AsyncSession,
     caller: Caller,
-    instance_id: int,
+    instance_id: int | None,
     *,
     status: str | None = None,
     page_size: int = 50,
     page: int | None = None,
     cursor: str | None = None,
 ) -> Page:
-    """The instance's notifications, newest first, by ``page`` number or by ``cursor``."""
-    await get_instance(session, caller, instance_id)
+    """Notifications newest first, by ``page`` number or by ``cursor``: one instance's, or
+    (``instance_id`` None) the organization's — only the ``Element`` token's instance's
+    when the caller names one."""
+    conditions = await scope(session, caller, instance_id)
     if status is not None and status not in STATUSES:
         raise BadRequest(f"'status' must be one of {', '.join(STATUSES)}, not '{status}'")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise BadRequest(f"'pageSize' must be between 1 and {MAX_PAGE_SIZE}")
     if page is not None and page < 1:
         raise BadRequest("'page' must be 1 or more")
-    conditions = [Notification.instance_id == instance_id]
     if status is not None:
         conditions.append(Notification.status == status)
     total = (
@@ -61,28 +62,42 @@ async def list_notifications(
     )
     query = select(Notification).where(*conditions).order_by(Notification.id.desc())
     if cursor is not None:
-        query = query.where(Notification.id < _decode_cursor(cursor))
+        query = query.where(Notification.id < decode_cursor(cursor))
     elif page is not None:
         query = query.offset((page - 1) * page_size)
     rows = list(await session.scalars(query.limit(page_size + 1)))
     items = rows[:page_size]
     more = len(rows) > page_size
-    return Page(items, total, _encode_cursor(items[-1].id) if more and items else None)
+    return Page(items, total, encode_cursor(items[-1].id) if more and items else None)
 
 
 async def get_notification(
-    session: AsyncSession, caller: Caller, instance_id: int, event_id: str
+    session: AsyncSession, caller: Caller, instance_id: int | None, event_id: str
 ) -> Notification:
-    """One notification of one of the caller's instances, by its ``eventId``."""
-    await get_instance(session, caller, instance_id)
+    """One notification by its ``eventId``: of one of the caller's instances, or (with
+    ``instance_id`` None) of any instance of the caller's organization."""
+    conditions = await scope(session, caller, instance_id)
     notification = await session.scalar(
-        select(Notification).where(
-            Notification.instance_id == instance_id, Notification.event_id == event_id
-        )
+        select(Notification).where(*conditions, Notification.event_id == event_id)
     )
     if notification is None:
-        raise NotFound(f"No event found with ID {event_id} for instance {instance_id}")
+        where = f" for instance {instance_id}" if instance_id is not None else ""
+        raise NotFound(f"No event found with ID {event_id}{where}")
     return notification
+
+
+async def scope(
+    session: AsyncSession, caller: Caller, instance_id: int | None
+) -> list[ColumnElement[bool]]:
+    """The conditions selecting the notifications the caller may see: one instance's (which
+    must be the caller's), the ``Element`` token's instance's, or the organization's."""
+    if instance_id is not None:
+        await get_instance(session, caller, instance_id)
+        return [Notification.instance_id == instance_id]
+    if caller.element_token:
+        instance = await token_instance(session, caller)
+        return [Notification.instance_id == instance.id]
+    return [Notification.organization_id == caller.organization_id]
 
 
 async def redeliver(
@@ -119,9 +134,23 @@ async def redeliver_all(
     Returns how many were queued again; they go out in their original order.
     """
     await get_instance(session, caller, instance_id)
+    return await requeue_where(
+        session, [Notification.instance_id == instance_id], status=status, since=since
+    )
+
+
+async def requeue_where(
+    session: AsyncSession,
+    conditions: list[ColumnElement[bool]],
+    *,
+    status: str,
+    since: datetime | None = None,
+) -> int:
+    """Deliver again, from now and with fresh retries, every ``status`` notification
+    matching ``conditions``; they go out in their original order (per instance)."""
     if status not in REDELIVERABLE:
         raise BadRequest(f"'status' must be one of {', '.join(REDELIVERABLE)}, not '{status}'")
-    conditions = [Notification.instance_id == instance_id, Notification.status == status]
+    conditions = [*conditions, Notification.status == status]
     if since is not None:
         conditions.append(Notification.created_at >= since)
     result = await session.execute(
@@ -165,11 +194,13 @@ def _requeued_values(now: datetime) -> dict[str, object]:
     }
 
 
-def _encode_cursor(last_id: int) -> str:
+def encode_cursor(last_id: int) -> str:
+    """An opaque page token for "after notification ``last_id``"."""
     return base64.urlsafe_b64encode(f"n:{last_id}".encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> int:
+def decode_cursor(cursor: str) -> int:
+    """The notification id in a page token :func:`encode_cursor` made."""
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, value = text.split(":", 1)

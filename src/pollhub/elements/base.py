@@ -46,6 +46,15 @@ class PollableResource:
 
 
 @dataclass(frozen=True)
+class RateLimits:
+    """A provider's published request limits, as ``"N/S"`` (N requests per S seconds):
+    per registered app across all its users, and per user of the app. None: unpublished."""
+
+    app: str | None = None
+    user: str | None = None
+
+
+@dataclass(frozen=True)
 class Element:
     """One provider connector: identity, OAuth endpoints, and what it can watch."""
 
@@ -62,11 +71,15 @@ class Element:
     # Keys this element reads beyond the common ones (so a near miss of them is noticed).
     optional_configuration: tuple[str, ...] = ()
     resources: tuple[PollableResource, ...] = ()
+    # Cloud Elements' numeric id of the same element, where known, so that
+    # ``/elements/{keyOrId}/...`` calls written against it keep working.
+    id: int | None = None
     base_url: str = ""
     hub_resources: Mapping[str, ResourceDefinition] = field(default_factory=dict)
     change_feeds: Mapping[str, ChangeReader] = field(default_factory=dict)
     # Set for an element built from a definition: its authentication and configuration keys.
     definition: ElementDefinition | None = None
+    rate_limits: RateLimits = RateLimits()
 
     def resolve(self, template: str, configuration: Mapping[str, Any]) -> str:
         """Fill ``{config.key}`` placeholders (e.g. ``{docushare.domain}``) and apply

@@ -8,7 +8,7 @@ https://developers.google.com/gmail/api/guides/sync
 
 from typing import Any
 
-from pollhub.elements.base import Element, PollableResource
+from pollhub.elements.base import Element, PollableResource, RateLimits
 from pollhub.elements.http import ProviderApi, ProviderError, ProviderGone, ProviderNotFound
 from pollhub.elements.reading import (
     ChangeKind,
@@ -312,6 +312,7 @@ HUB_RESOURCES = {
 
 ELEMENT = Element(
     key="googlesuite",
+    id=5601,  # Cloud Elements' element id (reference sections 6.1-6.3)
     name="Google Suite",
     hub="general",
     event_mechanism="polling",
@@ -360,4 +361,7 @@ ELEMENT = Element(
             description="Messages added to or deleted from the mailbox (Gmail history).",
         ),
     ),
+    # Google Calendar, the strictest of the APIs polled: 10,000 queries per minute per
+    # project, 600 per minute per user (developers.google.com/calendar/api/guides/quota).
+    rate_limits=RateLimits(app="10000/60", user="600/60"),
 )

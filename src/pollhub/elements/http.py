@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -57,14 +58,17 @@ class ProviderApi:
         access_token: str | None = None,
         *,
         auth: httpx.Auth | None = None,
+        pace: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """Authenticate with an OAuth ``access_token``, or with ``auth`` (an API key,
-        basic credentials), or not at all."""
+        basic credentials), or not at all; ``pace`` is awaited before each request (the
+        provider's rate limits)."""
         self._client = client
         self._headers = {"Accept": "application/json"}
         if access_token is not None:
             self._headers["Authorization"] = f"Bearer {access_token}"
         self._auth = auth
+        self._pace = pace
         # Credentials a provider might echo in an error body, never to be recorded.
         self._secrets = [s for s in (access_token, getattr(auth, "secret", None)) if s]
 
@@ -107,6 +111,8 @@ class ProviderApi:
         params: dict[str, Any] | None,
         json: dict[str, Any] | None,
     ) -> httpx.Response:
+        if self._pace is not None:
+            await self._pace()
         try:
             response = await self._client.request(
                 method,

@@ -71,10 +71,12 @@ def plan_call(
 
 @dataclass(frozen=True)
 class Listed:
-    """One fetched object and the placeholder values of the list it came from."""
+    """One fetched object, the placeholder values of the list it came from, and whether
+    it satisfies the part of the where clause applied after fetching."""
 
     obj: dict[str, Any]
     values: Mapping[str, str] = field(default_factory=dict)
+    matched: bool = True
 
 
 async def parent_values(
@@ -111,8 +113,8 @@ async def list_objects(
     page_size: int | None = None,
     skip: frozenset[str] = frozenset(),
 ) -> list[Listed]:
-    """Every object the call names, the where clause applied, across every parent object
-    for a fanned-out placeholder."""
+    """Every object the call names, across every parent object for a fanned-out
+    placeholder; ``matched`` says whether it satisfies the where clause."""
     value_sets: list[dict[str, str]] = [dict(call.match.values)]
     for placeholder in call.fan_out():
         parents = await parent_values(api, call, configuration, skip)
@@ -128,8 +130,7 @@ async def list_objects(
             page_size=page_size,
         )
         for obj in await fetch_all(api, request):
-            if where.matches(call.translation.residual, obj):
-                listed.append(Listed(obj, values))
+            listed.append(Listed(obj, values, where.matches(call.translation.residual, obj)))
     return listed
 
 

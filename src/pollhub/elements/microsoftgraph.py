@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pollhub.elements.base import Element
+from pollhub.elements.base import Element, RateLimits
 from pollhub.elements.http import ProviderApi, ProviderError, ProviderNotFound
 from pollhub.elements.reading import ProviderChange
 from pollhub.elements.urls import provider_url
@@ -199,6 +199,7 @@ def _graph_time(moment: datetime) -> str:
 
 ELEMENT = Element(
     key="microsoftgraph",
+    id=5836,  # Cloud Elements' element id (reference sections 6.1-6.3)
     name="Microsoft Graph",
     hub="general",
     event_mechanism="webhook",
@@ -208,4 +209,7 @@ ELEMENT = Element(
     default_scope="Calendars.Read offline_access",
     authorization_params={"response_mode": "query"},
     optional_configuration=("event.objects",),
+    # 130,000 requests per 10 s per app across all tenants; Outlook resources 10,000 per
+    # 10 minutes per app per user (learn.microsoft.com/graph/throttling-limits).
+    rate_limits=RateLimits(app="130000/10", user="10000/600"),
 )

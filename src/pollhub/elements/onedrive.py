@@ -5,7 +5,7 @@ enumerates the whole drive, which both establishes the baseline and — after a 
 resynchronises. Provider docs: https://learn.microsoft.com/graph/api/driveitem-delta
 """
 
-from pollhub.elements.base import Element, PollableResource
+from pollhub.elements.base import Element, PollableResource, RateLimits
 from pollhub.elements.http import ProviderApi, ProviderError, ProviderGone
 from pollhub.elements.reading import (
     ChangeKind,
@@ -108,6 +108,7 @@ HUB_RESOURCES = {
 
 ELEMENT = Element(
     key="onedrivev2",
+    id=146,  # Cloud Elements' element id (reference sections 6.1-6.3)
     name="Microsoft OneDrive",
     hub="documents",
     event_mechanism="polling",
@@ -128,4 +129,7 @@ ELEMENT = Element(
             description="Every created, changed or deleted file and folder in the drive.",
         ),
     ),
+    # Microsoft Graph: 130,000 requests per 10 s per app across all tenants; per user,
+    # Graph's 10,000 per 10 minutes per app (learn.microsoft.com/graph/throttling-limits).
+    rate_limits=RateLimits(app="130000/10", user="10000/600"),
 )

@@ -40,12 +40,15 @@ class ReadResult:
     """The outcome of one read of one resource.
 
     ``complete`` means ``changes`` enumerate *every* object that exists (a read without a
-    cursor), so known objects missing from it were deleted while unobserved.
+    cursor), so known objects missing from it were deleted while unobserved. ``present``
+    does the same for a list read whose ``changes`` were filtered: the ids of every object
+    the provider listed.
     """
 
     changes: list[ProviderChange]
     cursor: dict[str, Any]
     complete: bool = False
+    present: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import builtins
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -33,6 +34,7 @@ DEFAULT_PAGE_SIZE = 20
 
 _PATH_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _CONFIG_PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_.]*\.[a-z0-9_.]+)\}")
+_PATH_SEGMENT = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class _Model(BaseModel):
@@ -218,22 +220,22 @@ def _segments(path: str) -> list[str]:
     return [segment for segment in path.strip("/").split("/") if segment]
 
 
-def _match_template(template: str, segments: list[str]) -> dict[str, str] | None:
+@lru_cache(maxsize=4096)
+def _template(template: str) -> tuple[re.Pattern[str], int]:
+    """A resource key as a regular expression over a path under the hub (one segment per
+    ``{placeholder}``), and how many literal segments it has (more: a better match)."""
     parts = _segments(template)
-    if len(parts) != len(segments):
-        return None
-    values: dict[str, str] = {}
-    for part, segment in zip(parts, segments, strict=True):
-        placeholder = re.fullmatch(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", part)
-        if placeholder:
-            values[placeholder.group(1)] = segment
-        elif part != segment:
-            return None
-    return values
+    pattern = "/".join(
+        f"(?P<{part[1:-1]}>[^/]+)" if _PATH_SEGMENT.fullmatch(part) else re.escape(part)
+        for part in parts
+    )
+    literals = sum(1 for part in parts if not _PATH_SEGMENT.fullmatch(part))
+    return re.compile(pattern), literals
 
 
-def _literal_count(template: str) -> int:
-    return sum(1 for part in _segments(template) if not part.startswith("{"))
+@lru_cache(maxsize=1024)
+def _most_literal_first(keys: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted(keys, key=lambda key: _template(key)[1], reverse=True))
 
 
 def match_resource(
@@ -246,10 +248,11 @@ def match_resource(
     segments = _segments(hub_path)
     if not segments:
         return None
-    for key in sorted(resources, key=_literal_count, reverse=True):
-        values = _match_template(key, segments)
-        if values is not None:
-            return ResourceMatch(key, resources[key], values)
+    under = "/".join(segments)
+    for key in _most_literal_first(tuple(resources)):
+        hit = _template(key)[0].fullmatch(under)
+        if hit is not None:
+            return ResourceMatch(key, resources[key], hit.groupdict())
     if objects and len(segments) > 1:
         found = match_resource(resources, "/".join(segments[:-1]), objects=False)
         if found is not None and found.definition.object_path() is not None:

@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from pollhub.delivery.callback_settings import RETRY, parse_callback_headers
 from pollhub.elements.base import Element
 from pollhub.elements.definition import ElementDefinition
 from pollhub.errors import BadRequest
@@ -29,12 +30,16 @@ from pollhub.polling.config import (
 from pollhub.polling.plan import check_resource
 
 MASK = "********"
-# Keys the platform itself treats as secret; any extra key that looks secret (a misspelt
-# signature key too) is kept secret too.
+# Keys the platform itself treats as secret (Cloud Elements masks the client id too); any
+# extra key that looks secret (a misspelt signature key too) is kept secret too.
 SECRET_KEYS = frozenset(
     {
+        "oauth.api.key",
         "oauth.api.secret",
         "event.notification.signature.key",
+        "event.notification.callback.headers",
+        "event.notification.basic.username",
+        "event.notification.basic.password",
         "oauth.user.token",
         "oauth.user.refresh_token",
     }
@@ -72,6 +77,24 @@ class InstanceConfiguration(BaseModel):
     docushare_domain: str | None = Field(default=None, alias="docushare.domain")
     # Webhook elements: fetch each changed object so ``raw`` carries it, as polling does.
     fetch_objects: bool = Field(default=False, alias="event.notification.fetch.objects")
+    # Callbacks: extra headers and HTTP Basic on every attempt, and what happens after the
+    # last retry (see pollhub.delivery.callback_settings).
+    callback_headers: dict[str, str] | None = Field(
+        default=None, alias="event.notification.callback.headers"
+    )
+    basic_username: str | None = Field(default=None, alias="event.notification.basic.username")
+    basic_password: str | None = Field(default=None, alias="event.notification.basic.password")
+    failure_policy: Literal["retry", "queue"] = Field(
+        default="retry", alias="notification.webhook.failure.policy"
+    )
+    # Tokens a client already holds (``externalAuthentication: "initial"``): the access token
+    # was obtained at ``refresh_time`` (epoch ms) and lives ``refresh_interval`` seconds.
+    user_token: str | None = Field(default=None, alias="oauth.user.token")
+    user_refresh_token: str | None = Field(default=None, alias="oauth.user.refresh_token")
+    user_refresh_interval: float | None = Field(
+        default=None, ge=0, alias="oauth.user.refresh_interval"
+    )
+    user_refresh_time: float | None = Field(default=None, ge=0, alias="oauth.user.refresh_time")
 
     @model_validator(mode="before")
     @classmethod
@@ -108,6 +131,32 @@ class InstanceConfiguration(BaseModel):
     @classmethod
     def _json_string(cls, value: Any) -> Any:
         return decode_json_string(value)
+
+    @field_validator("callback_headers", mode="before")
+    @classmethod
+    def _headers(cls, value: Any) -> Any:
+        return parse_callback_headers(value) if value not in (None, "") else None
+
+    @field_validator("failure_policy", mode="before")
+    @classmethod
+    def _policy_default(cls, value: Any) -> Any:
+        return RETRY if value in (None, "") else str(value).lower()
+
+    @model_validator(mode="after")
+    def _basic_auth_is_whole(self) -> InstanceConfiguration:
+        if self.basic_password and not self.basic_username:
+            raise ValueError(
+                "'event.notification.basic.username' is required with "
+                "'event.notification.basic.password'"
+            )
+        if self.basic_username and any(
+            name.lower() == "authorization" for name in self.callback_headers or {}
+        ):
+            raise ValueError(
+                "'event.notification.callback.headers' cannot set 'Authorization' when "
+                "'event.notification.basic.username' is set"
+            )
+        return self
 
     @field_validator("callback_url")
     @classmethod

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class ElementRef(BaseModel):
-    """``{"key": "onedrivev2"}``."""
+    """``{"key": "onedrivev2"}`` (or the original's ``{"id": 146}``)."""
 
-    key: str = Field(min_length=1)
+    key: str | None = Field(default=None, min_length=1, max_length=100)
+    id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+    @model_validator(mode="after")
+    def _key_or_id(self) -> ElementRef:
+        if self.key is None and self.id is None:
+            raise ValueError("'key' is required")
+        return self
 
 
 class ProviderData(BaseModel):
@@ -54,14 +61,19 @@ class _InstanceBody(BaseModel):
         return data
 
 
-class InstanceCreate(_InstanceBody):
-    """``POST /instances``: exactly the seeds' JSON."""
+ExternalAuthentication = Literal["none", "initial"]
 
-    element: ElementRef
+
+class InstanceCreate(_InstanceBody):
+    """``POST /instances`` (and ``PUT /instances/{id}``): exactly the seeds' JSON, or
+    ``externalAuthentication: "initial"`` with the tokens in the configuration."""
+
+    element: ElementRef | None = None
     providerData: ProviderData | None = None
     configuration: dict[str, Any] = Field(default_factory=dict)
     tags: list[str] = Field(default_factory=list)
     name: str = Field(min_length=1, max_length=200)
+    externalAuthentication: ExternalAuthentication = "none"
 
 
 class InstanceUpdate(_InstanceBody):
@@ -71,6 +83,7 @@ class InstanceUpdate(_InstanceBody):
     tags: list[str] | None = None
     configuration: dict[str, Any] | None = None
     providerData: ProviderData | None = None
+    externalAuthentication: ExternalAuthentication | None = None
 
 
 class ElementSummary(BaseModel):
@@ -95,6 +108,7 @@ class InstanceOut(BaseModel):
     name: str
     token: str
     element: ElementSummary
+    elementId: int | None = None  # the original's numeric element id, where known
     tags: list[str]
     valid: bool
     invalidReason: str | None = None
@@ -103,6 +117,7 @@ class InstanceOut(BaseModel):
     createdDate: datetime
     updatedDate: datetime
     configuration: dict[str, Any]
+    externalAuthentication: ExternalAuthentication
     user: UserSummary
     draining: bool = Field(
         default=False,
@@ -129,3 +144,20 @@ class InstanceDeleted(BaseModel):
     pendingCallbacks: int = Field(
         default=0, description="callbacks still to deliver before it is deleted (drain)"
     )
+
+
+class ConfigurationEntryOut(BaseModel):
+    """One configuration key of an instance (``/instances/{id}/configuration``); the value
+    is text, as the original kept it, and ``********`` for a secret."""
+
+    id: int
+    key: str
+    propertyValue: str | None
+
+
+class ConfigurationEntryUpdate(_InstanceBody):
+    """``PATCH /instances/{id}/configuration/{configId}``: the entry with a new
+    ``propertyValue`` (``null`` removes the key)."""
+
+    propertyValue: Any
+    key: str | None = None

@@ -6,20 +6,24 @@ raises domain errors, and leaves committing to the caller's unit of work.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import zlib
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from pollhub.catalog.service import elements_of, find_element
+from pollhub.catalog.service import element_or_404, elements_of, find_element
 from pollhub.clock import clock
 from pollhub.db.models import Instance, Notification
 from pollhub.delivery.repository import ACTIVE
 from pollhub.elements import element_of as _element_of
 from pollhub.elements.base import Element
-from pollhub.errors import BadRequest, Conflict, NotFound
+from pollhub.errors import BadRequest, Conflict, NotFound, Unauthorized
 from pollhub.instances.config import (
     MASK,
     InstanceConfiguration,
@@ -31,22 +35,36 @@ from pollhub.instances.config import (
 from pollhub.instances.near_misses import near_miss_warnings
 from pollhub.instances.schemas import InstanceCreate, InstanceUpdate, ProviderData
 from pollhub.oauth.client import ClientApp, TokenSet, exchange_code
+from pollhub.oauth.tokens import InstanceInvalid, needs_refresh, refresh_instance_tokens
 from pollhub.outbound.policy import allow_private_addresses, check_outbound_url
 from pollhub.polling.schedule import forget_poll_states, sync_poll_states
 from pollhub.tenancy.secrets import hash_secret, new_secret
 from pollhub.tenancy.service import Caller
 from pollhub.webhooks import subscriptions as webhooks
 
+# ``externalAuthentication``: "initial" creates an instance from tokens the client holds.
+EXTERNAL_NONE, EXTERNAL_INITIAL = "none", "initial"
 
-async def create_instance(session: AsyncSession, caller: Caller, body: InstanceCreate) -> Instance:
-    """Validate the configuration, exchange the authorization code, and store the instance.
 
-    Nothing is stored unless the provider accepted the code.
+async def create_instance(
+    session: AsyncSession, caller: Caller, body: InstanceCreate, *, element: Element | None = None
+) -> Instance:
+    """Validate the configuration, get the tokens, and store the instance.
+
+    The tokens come from exchanging ``providerData.code`` at the provider, or — with
+    ``externalAuthentication: "initial"`` — from the configuration (``oauth.user.token``,
+    ``oauth.user.refresh_token``), refreshed at once when the access token is missing or
+    stale. Nothing is stored unless the provider accepted the code; an imported refresh
+    token the provider refuses leaves the instance invalid with the provider's reason.
+    ``element`` is the one named by the path of ``/elements/{keyOrId}/instances``.
     """
-    element = await _element(session, caller, body.element.key)
+    element = await _body_element(session, caller, body, element)
     config = parse_configuration(element, body.configuration)
     await _check_outbound_urls(element, config)
-    tokens = await _authorize(element, config, body.providerData)
+    imported = body.externalAuthentication == EXTERNAL_INITIAL
+    tokens = _imported_tokens(element, config) if imported else None
+    if tokens is None:
+        tokens = await _authorize(element, config, body.providerData)
     now = clock.now()
     token = new_secret()
     instance = Instance(
@@ -59,11 +77,15 @@ async def create_instance(session: AsyncSession, caller: Caller, body: InstanceC
         token_hash=hash_secret(token),
         valid=True,
         disabled=False,
+        external_authentication=EXTERNAL_INITIAL if imported else EXTERNAL_NONE,
         created_at=now,
         updated_at=now,
     )
     _apply_configuration(instance, element, config, previous_secrets={})
+    instance.configuration_sent = _sent_values({}, body.configuration, element)
     _apply_tokens(instance, tokens)
+    if imported:
+        await _refresh_imported(instance, element)
     session.add(instance)
     await session.flush()
     await _start_or_stop_events(session, instance, element, config)
@@ -72,15 +94,22 @@ async def create_instance(session: AsyncSession, caller: Caller, body: InstanceC
 
 
 async def list_instances(
-    session: AsyncSession, caller: Caller, tags: list[str] | None = None
+    session: AsyncSession,
+    caller: Caller,
+    tags: list[str] | None = None,
+    *,
+    element: Element | None = None,
 ) -> list[Instance]:
-    """The caller's organization's instances, optionally only those carrying all ``tags``."""
+    """The caller's organization's instances, optionally only those carrying all ``tags``
+    (and only those of ``element``)."""
     query = (
         select(Instance)
         .where(Instance.organization_id == caller.organization_id)
         .options(selectinload(Instance.user))
         .order_by(Instance.id)
     )
+    if element is not None:
+        query = query.where(Instance.element_key == element.key)
     if caller.element_token:
         query = query.where(Instance.token_hash == hash_secret(caller.element_token))
     instances = list(await session.scalars(query))
@@ -90,8 +119,11 @@ async def list_instances(
     return instances
 
 
-async def get_instance(session: AsyncSession, caller: Caller, instance_id: int) -> Instance:
-    """One of the caller's instances; another organization's is :class:`NotFound`."""
+async def get_instance(
+    session: AsyncSession, caller: Caller, instance_id: int, *, element: Element | None = None
+) -> Instance:
+    """One of the caller's instances; another organization's (or, when ``element`` is
+    given, another element's) is :class:`NotFound`."""
     instance = await session.scalar(
         select(Instance)
         .where(Instance.id == instance_id, Instance.organization_id == caller.organization_id)
@@ -102,39 +134,139 @@ async def get_instance(session: AsyncSession, caller: Caller, instance_id: int) 
         and caller.element_token is not None
         and instance.token_hash != hash_secret(caller.element_token)
     )
-    if instance is None or wrong_token:
+    wrong_element = (
+        instance is not None and element is not None and instance.element_key != element.key
+    )
+    if instance is None or wrong_token or wrong_element:
         raise NotFound(f"No instance found with ID {instance_id}")
     return instance
 
 
-async def update_instance(
-    session: AsyncSession, caller: Caller, instance_id: int, body: InstanceUpdate
-) -> Instance:
-    """Change name, tags or configuration (partially), or re-authenticate with a new code."""
-    instance = await get_instance(session, caller, instance_id)
-    if is_draining(instance):
-        raise Conflict(
-            f"Instance {instance_id} is being deleted once its pending callbacks are "
-            "delivered; DELETE it again without drain to delete it now"
+async def token_instance(session: AsyncSession, caller: Caller) -> Instance:
+    """The instance named by the caller's ``Element`` token (the id-less routes)."""
+    if not caller.element_token:
+        raise Unauthorized(
+            "This call takes its instance from the Authorization header: add "
+            "', Element <instance token>'"
         )
-    element = element_of(instance)
+    instance = await session.scalar(
+        select(Instance)
+        .where(
+            Instance.organization_id == caller.organization_id,
+            Instance.token_hash == hash_secret(caller.element_token),
+        )
+        .options(selectinload(Instance.user))
+    )
+    if instance is None:
+        raise Unauthorized("Invalid Organization or User secret, or invalid Element token")
+    return instance
+
+
+async def update_instance(
+    session: AsyncSession,
+    caller: Caller,
+    instance_id: int,
+    body: InstanceUpdate,
+    *,
+    element: Element | None = None,
+) -> Instance:
+    """Change name, tags or configuration (partially), or re-authenticate with a new code
+    (or, with ``externalAuthentication: "initial"``, with tokens in the configuration)."""
+    instance = await get_instance(session, caller, instance_id, element=element)
+    _refuse_while_draining(instance)
     if body.name is not None:
         instance.name = body.name
     if body.tags is not None:
         instance.tags = list(body.tags)
-    if body.configuration is not None or _has_code(body.providerData):
-        merged = _merge_configuration(instance, body.configuration or {})
-        config = parse_configuration(element, merged)
-        await _check_outbound_urls(element, config)
-        if _has_code(body.providerData):
-            tokens = await _authorize(element, config, body.providerData)
-            _apply_tokens(instance, tokens)
-            instance.valid, instance.invalid_reason = True, None
-        _apply_configuration(instance, element, config, previous_secrets=instance.secrets)
-        await _start_or_stop_events(session, instance, element, config)
+    if (
+        body.configuration is not None
+        or _has_code(body.providerData)
+        or body.externalAuthentication == EXTERNAL_INITIAL
+    ):
+        await _reconfigure(
+            session,
+            instance,
+            body.configuration or {},
+            body.providerData,
+            imported=body.externalAuthentication == EXTERNAL_INITIAL,
+            replace=False,
+        )
     instance.updated_at = clock.now()
     await session.flush()
     return instance
+
+
+async def replace_instance(
+    session: AsyncSession,
+    caller: Caller,
+    instance_id: int,
+    body: InstanceCreate,
+    *,
+    element: Element | None = None,
+) -> Instance:
+    """``PUT``: the instance becomes what ``body`` says (name, tags, the whole
+    configuration); with ``providerData.code`` it is re-provisioned. Secrets echoed back
+    as ``********`` and the instance's tokens are kept."""
+    instance = await get_instance(session, caller, instance_id, element=element)
+    _refuse_while_draining(instance)
+    own = element_of(instance)
+    if (
+        body.element is not None
+        and (await _body_element(session, caller, body, None)).key != own.key
+    ):
+        raise BadRequest(f"element 'key': instance {instance_id} is an instance of {own.key}")
+    instance.name = body.name
+    instance.tags = list(body.tags)
+    await _reconfigure(
+        session,
+        instance,
+        body.configuration,
+        body.providerData,
+        imported=body.externalAuthentication == EXTERNAL_INITIAL,
+        replace=True,
+    )
+    instance.updated_at = clock.now()
+    await session.flush()
+    return instance
+
+
+async def set_enabled(session: AsyncSession, instance: Instance, *, enabled: bool) -> Instance:
+    """Enable or disable an instance. A disabled one is neither polled nor delivered to —
+    its notifications wait, and its provider subscriptions stay — and picks up where it
+    stopped when enabled again."""
+    instance.disabled = not enabled
+    instance.updated_at = clock.now()
+    await session.flush()
+    return instance
+
+
+async def _reconfigure(
+    session: AsyncSession,
+    instance: Instance,
+    changes: dict[str, Any],
+    provider_data: ProviderData | None,
+    *,
+    imported: bool,
+    replace: bool,
+) -> None:
+    element = element_of(instance)
+    merged = _merge_configuration(instance, changes, replace=replace)
+    config = parse_configuration(element, merged)
+    await _check_outbound_urls(element, config)
+    tokens = _imported_tokens(element, config) if imported else None
+    if tokens is None and _has_code(provider_data):
+        tokens = await _authorize(element, config, provider_data)
+    _apply_configuration(instance, element, config, previous_secrets=instance.secrets)
+    instance.configuration_sent = _sent_values(
+        {} if replace else instance.configuration_sent or {}, changes, element
+    )
+    if tokens is not None:
+        _apply_tokens(instance, tokens)
+        instance.valid, instance.invalid_reason = True, None
+        if imported:
+            instance.external_authentication = EXTERNAL_INITIAL
+            await _refresh_imported(instance, element)
+    await _start_or_stop_events(session, instance, element, config)
 
 
 @dataclass(frozen=True)
@@ -185,6 +317,14 @@ def is_draining(instance: Instance) -> bool:
     return instance.delete_requested_at is not None
 
 
+def _refuse_while_draining(instance: Instance) -> None:
+    if is_draining(instance):
+        raise Conflict(
+            f"Instance {instance.id} is being deleted once its pending callbacks are "
+            "delivered; DELETE it again without drain to delete it now"
+        )
+
+
 async def _undelivered_count(session: AsyncSession, instance_id: int) -> int:
     count = await session.scalar(
         select(func.count())
@@ -209,10 +349,125 @@ def configuration_warnings(instance: Instance) -> list[str]:
 
 
 def shown_configuration(instance: Instance) -> dict[str, Any]:
-    """The configuration as the API shows it: every secret as ``********``."""
+    """The configuration as the API shows it: values as the client sent them (``"15"``,
+    ``"true"``) where it sent them, every secret as ``********`` — also a key its custom
+    element has declared secret since the value was stored."""
+    element = _element_of(instance)
     shown = dict(instance.configuration)
+    for key, value in (instance.configuration_sent or {}).items():
+        if key in shown and _is_scalar(value) and _is_scalar(shown[key]):
+            shown[key] = value
+    shown.update({key: MASK for key in shown if is_secret_key(key, element)})
     shown.update({key: MASK for key in instance.secrets})
     return shown
+
+
+@dataclass(frozen=True)
+class ConfigurationEntry:
+    """One configuration key of an instance, as ``/instances/{id}/configuration`` lists it."""
+
+    id: int
+    key: str
+    propertyValue: str | None
+
+
+def configuration_entries(instance: Instance) -> list[ConfigurationEntry]:
+    """Every configuration key the instance has or could have, with its value as text."""
+    element = element_of(instance)
+    shown = shown_configuration(instance)
+    keys = [
+        field.alias
+        for field in InstanceConfiguration.model_fields.values()
+        if field.alias and not field.alias.startswith("oauth.user.")
+    ]
+    if element.event_mechanism != "polling":
+        keys = [key for key in keys if not key.startswith("event.poller.")]
+    keys += [*element.required_configuration, *shown]
+    return [
+        ConfigurationEntry(configuration_id(key), key, _as_text(shown.get(key)))
+        for key in dict.fromkeys(keys)
+    ]
+
+
+def configuration_entry(instance: Instance, config_id: str) -> ConfigurationEntry:
+    """One entry, by the id ``/configuration`` gave (or by its key)."""
+    for entry in configuration_entries(instance):
+        if config_id in (str(entry.id), entry.key):
+            return entry
+    raise NotFound(f"No configuration found with ID {config_id} for instance {instance.id}")
+
+
+async def set_configuration_entry(
+    session: AsyncSession,
+    caller: Caller,
+    instance_id: int,
+    config_id: str,
+    value: Any,
+    *,
+    key: str | None = None,
+) -> ConfigurationEntry:
+    """Set one entry's value (``None`` removes the key), validated like any configuration
+    change; ``key``, when the client echoes it, must be the entry's."""
+    instance = await get_instance(session, caller, instance_id)
+    entry = configuration_entry(instance, config_id)
+    if key is not None and key != entry.key:
+        raise BadRequest(f"'key': configuration {config_id} is '{entry.key}', not '{key}'")
+    body = InstanceUpdate(configuration={entry.key: value})
+    instance = await update_instance(session, caller, instance_id, body)
+    return configuration_entry(instance, entry.key)
+
+
+def configuration_id(key: str) -> int:
+    """A configuration entry's id: stable for its key, as the original's ids were."""
+    return zlib.crc32(key.encode()) & 0x7FFFFFFF
+
+
+async def element_for_path(session: AsyncSession, caller: Caller, key_or_id: str) -> Element:
+    """The element of ``/elements/{keyOrId}/...``; an unknown one is :class:`NotFound`."""
+    return await element_or_404(session, caller.organization_id, key_or_id)
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool)
+
+
+def _as_text(value: Any) -> str | None:
+    # The original keeps every configuration value as text: "true", "15", JSON for objects.
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _sent_values(
+    previous: dict[str, Any], changes: dict[str, Any], element: Element
+) -> dict[str, Any]:
+    sent = dict(previous)
+    for key, value in changes.items():
+        if value is None or is_secret_key(key, element):
+            sent.pop(key, None)
+        else:
+            sent[key] = value
+    return sent
+
+
+async def _body_element(
+    session: AsyncSession, caller: Caller, body: InstanceCreate, from_path: Element | None
+) -> Element:
+    if body.element is None:
+        if from_path is None:
+            raise BadRequest('\'element\': required, e.g. {"key": "onedrivev2"}')
+        return from_path
+    named = body.element.key or str(body.element.id)
+    element = await _element(session, caller, named)
+    if from_path is not None and element.key != from_path.key:
+        raise BadRequest(f"element 'key': '{named}' is not the element of the path")
+    return element
 
 
 async def _element(session: AsyncSession, caller: Caller, key: str) -> Element:
@@ -268,8 +523,48 @@ async def _authorize(
     return await exchange_code(element, config.model_dump(by_alias=True), app, provider_data.code)
 
 
-def _merge_configuration(instance: Instance, changes: dict[str, Any]) -> dict[str, Any]:
-    merged = {**instance.configuration, **instance.secrets}
+def _imported_tokens(element: Element, config: InstanceConfiguration) -> TokenSet:
+    """The tokens of ``externalAuthentication: "initial"``, checked as a refresh will need."""
+    if not (config.user_token or config.user_refresh_token):
+        raise BadRequest(
+            "configuration 'oauth.user.refresh_token' (or 'oauth.user.token') is required "
+            "with 'externalAuthentication': 'initial'"
+        )
+    for key, value in (
+        ("oauth.api.key", config.oauth_api_key),
+        ("oauth.api.secret", config.oauth_api_secret),
+    ):
+        if not value:
+            raise BadRequest(f"configuration '{key}' is required to refresh {element.key} tokens")
+    expires_at = None
+    if config.user_refresh_time is not None and config.user_refresh_interval is not None:
+        obtained = datetime.fromtimestamp(config.user_refresh_time / 1000, UTC)
+        expires_at = obtained + timedelta(seconds=config.user_refresh_interval)
+    return TokenSet(config.user_token or "", config.user_refresh_token, expires_at, None)
+
+
+async def _refresh_imported(instance: Instance, element: Element) -> None:
+    # An imported access token that is missing or stale is refreshed now, so the first poll
+    # (due at once) and any webhook subscription start with a working token.
+    if not needs_refresh(instance):
+        return
+    # A refusal marks it invalid with the provider's reason; the client re-authenticates it.
+    with contextlib.suppress(InstanceInvalid):
+        await refresh_instance_tokens(instance, element)
+
+
+def _merge_configuration(
+    instance: Instance, changes: dict[str, Any], *, replace: bool
+) -> dict[str, Any]:
+    if replace:
+        # A full update keeps only what pollhub itself stored (the provider's subscription
+        # ids) and the secrets a client may echo back masked.
+        kept = {
+            k: v for k, v in instance.configuration.items() if k == webhooks.SUBSCRIPTION_IDS_KEY
+        }
+        merged = {**kept, **{k: v for k, v in instance.secrets.items() if k in changes}}
+    else:
+        merged = {**instance.configuration, **instance.secrets}
     for key in ("oauth.user.token", "oauth.user.refresh_token"):
         merged.pop(key, None)
     for key, value in changes.items():
@@ -320,7 +615,8 @@ async def _start_or_stop_events(
     await forget_poll_states(session, instance.id)
     subscribed = await webhooks.has_subscriptions(session, instance.id)
     if element.event_mechanism == "webhook" and config.events_enabled and not subscribed:
-        await webhooks.subscribe(session, instance)
+        if instance.valid:  # an invalid instance's token cannot subscribe
+            await webhooks.subscribe(session, instance)
     elif not config.events_enabled and subscribed:
         await webhooks.unsubscribe(session, instance)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import warnings
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,7 +17,7 @@ from pollhub.clock import clock
 from pollhub.elements.base import Element
 from pollhub.errors import BadRequest, PollhubError
 from pollhub.outbound.clients import provider_transport
-from pollhub.outbound.policy import refusal_in
+from pollhub.outbound.policy import allow_private_addresses, refusal_in
 
 # authlib 1.9 prefers its httpx2 fork and warns when it falls back to httpx, which is what
 # we want: respx (our tests' provider mock) intercepts httpx. authlib.deprecate forces its
@@ -63,13 +65,13 @@ async def exchange_code(
     the provider's reason; an unreachable provider is :class:`ProviderUnavailable`.
     """
     token_url = element.token_endpoint(configuration)
-    async with _client(app) as client:
-        try:
-            token = await client.fetch_token(token_url, grant_type="authorization_code", code=code)
-        except OAuthError as exc:
-            raise _refused("authorization code", element, exc) from exc
-        except httpx.HTTPError as exc:
-            raise _unreachable(element, token_url, exc) from exc
+    client = _client(app)
+    try:
+        token = await client.fetch_token(token_url, grant_type="authorization_code", code=code)
+    except OAuthError as exc:
+        raise _refused("authorization code", element, exc) from exc
+    except httpx.HTTPError as exc:
+        raise _unreachable(element, token_url, exc) from exc
     return _token_set(element, token, previous_refresh_token=None)
 
 
@@ -82,18 +84,19 @@ async def refresh_tokens(
     the one given. A refusal is a :class:`BadRequest` with the provider's reason.
     """
     token_url = element.token_endpoint(configuration)
-    async with _client(app) as client:
-        try:
-            token = await client.refresh_token(token_url, refresh_token=refresh_token)
-        except OAuthError as exc:
-            raise _refused("refresh token", element, exc) from exc
-        except httpx.HTTPError as exc:
-            raise _unreachable(element, token_url, exc) from exc
+    client = _client(app)
+    try:
+        token = await client.refresh_token(token_url, refresh_token=refresh_token)
+    except OAuthError as exc:
+        raise _refused("refresh token", element, exc) from exc
+    except httpx.HTTPError as exc:
+        raise _unreachable(element, token_url, exc) from exc
     return _token_set(element, token, previous_refresh_token=refresh_token)
 
 
 def _client(app: ClientApp) -> AsyncOAuth2Client:
-    # Microsoft and Google document the client credentials in the form body.
+    # Microsoft and Google document the client credentials in the form body. Not closed
+    # after use: its connections belong to the shared pool.
     return AsyncOAuth2Client(
         client_id=app.client_id,
         client_secret=app.client_secret,
@@ -102,7 +105,7 @@ def _client(app: ClientApp) -> AsyncOAuth2Client:
         scope=app.scope,
         timeout=TOKEN_TIMEOUT_SECONDS,
         # The token endpoint's host may come from configuration (docushare.domain).
-        transport=provider_transport(),
+        transport=_shared_transport(),
         trust_env=False,
     )
 
@@ -114,6 +117,25 @@ def _unreachable(element: Element, token_url: str, exc: httpx.HTTPError) -> Poll
     return ProviderUnavailable(
         f"{element.name} token endpoint {token_url} could not be reached: {type(exc).__name__}"
     )
+
+
+def _shared_transport() -> httpx.AsyncBaseTransport:
+    """One provider transport (connection pool) per event loop for every token request.
+
+    A client with a transport of its own per request would build TLS contexts each time
+    (loading the CA bundle: 40-150 ms of CPU, most of the cost of creating an instance)
+    and open a new connection to the token endpoint.
+    """
+    allow = allow_private_addresses()
+    transports = _transports.setdefault(asyncio.get_running_loop(), {})
+    if allow not in transports:
+        transports[allow] = provider_transport(allow_private=allow)
+    return transports[allow]
+
+
+_transports: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[bool, httpx.AsyncBaseTransport]
+] = weakref.WeakKeyDictionary()
 
 
 def _refused(what: str, element: Element, exc: OAuthError) -> BadRequest:

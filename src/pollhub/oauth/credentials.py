@@ -3,14 +3,24 @@ name and password its configuration holds (secrets included), as its definition 
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 import httpx
 
-from pollhub.db.models import Instance
 from pollhub.elements.base import Element
 from pollhub.elements.credentials import configured_auth
 
 
-def instance_credentials(element: Element, instance: Instance) -> httpx.Auth | None:
+class HoldsConfiguration(Protocol):
+    """An instance as stored, or as a worker keeps it in memory."""
+
+    @property
+    def configuration(self) -> dict[str, Any]: ...
+    @property
+    def secrets(self) -> dict[str, Any]: ...
+
+
+def instance_credentials(element: Element, instance: HoldsConfiguration) -> httpx.Auth | None:
     """The authentication of ``instance``'s requests (None: the provider needs none).
 
     Raises :class:`~pollhub.elements.credentials.MissingCredentials` when the element's

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from pollhub.clock import clock
 from pollhub.db.models import Instance
 from pollhub.elements import element_of
+from pollhub.elements.base import Element
 from pollhub.errors import BadRequest
 from pollhub.oauth.client import ClientApp, refresh_tokens
 
@@ -49,49 +51,76 @@ class TokenKeeper:
             if instance is None or not instance.valid:
                 raise InstanceInvalid(instance.invalid_reason if instance else "deleted")
             current = instance.secrets.get("oauth.user.token", "")
-            if current != stale and not _expiring(instance):
+            if current != stale and not needs_refresh(instance):
                 return str(current)
             try:
-                return await self._refresh(session, instance)
+                return await refresh_instance_tokens(instance)
             finally:
                 # Keeps the new tokens, or the reason the instance became invalid.
                 await session.commit()
 
-    async def _refresh(self, session: AsyncSession, instance: Instance) -> str:
-        element = element_of(instance)
-        refresh_token = instance.secrets.get("oauth.user.refresh_token")
-        if element is None or not refresh_token:
-            return _invalidate(instance, "no refresh token: re-authenticate the instance")
-        settings = {**instance.configuration, **instance.secrets}
-        app = ClientApp(
-            client_id=str(settings.get("oauth.api.key", "")),
-            client_secret=str(settings.get("oauth.api.secret", "")),
-            redirect_uri=settings.get("oauth.callback.url"),
-            scope=str(settings.get("oauth.scope") or element.default_scope),
-        )
-        try:
-            tokens = await refresh_tokens(element, settings, app, str(refresh_token))
-        except BadRequest as exc:
-            return _invalidate(instance, exc.message)
-        secrets = dict(instance.secrets)
-        secrets["oauth.user.token"] = tokens.access_token
-        if tokens.refresh_token:
-            secrets["oauth.user.refresh_token"] = tokens.refresh_token
-        instance.secrets = secrets
-        instance.access_token_expires_at = tokens.expires_at
-        instance.updated_at = clock.now()
-        log.info("refreshed access token", extra={"instance": instance.id})
-        return tokens.access_token
+
+async def refresh_instance_tokens(instance: Instance, element: Element | None = None) -> str:
+    """Get a new access token for ``instance`` now and store it on the (unsaved) row;
+    ``element`` is the instance's, for one not stored yet.
+
+    The provider refusing the refresh token marks the instance invalid with the provider's
+    reason and raises :class:`InstanceInvalid`; the caller serialises refreshes and commits.
+    """
+    element = element or element_of(instance)
+    refresh_token = instance.secrets.get("oauth.user.refresh_token")
+    if element is None or not refresh_token:
+        return _invalidate(instance, "no refresh token: re-authenticate the instance")
+    settings = {**instance.configuration, **instance.secrets}
+    app = ClientApp(
+        client_id=str(settings.get("oauth.api.key", "")),
+        client_secret=str(settings.get("oauth.api.secret", "")),
+        redirect_uri=settings.get("oauth.callback.url"),
+        scope=str(settings.get("oauth.scope") or element.default_scope),
+    )
+    try:
+        tokens = await refresh_tokens(element, settings, app, str(refresh_token))
+    except BadRequest as exc:
+        return _invalidate(instance, exc.message)
+    secrets = dict(instance.secrets)
+    secrets["oauth.user.token"] = tokens.access_token
+    if tokens.refresh_token:
+        secrets["oauth.user.refresh_token"] = tokens.refresh_token
+    instance.secrets = secrets
+    instance.access_token_expires_at = tokens.expires_at
+    instance.updated_at = clock.now()
+    log.info("refreshed access token", extra={"instance": instance.id})
+    return tokens.access_token
 
 
-def fresh_token(instance: Instance) -> str | None:
-    """The instance's access token if it is good for a while yet, without any lock: the
-    common case, which needs no refresh and so no serialisation."""
+def needs_refresh(instance: Instance) -> bool:
+    """True when the access token is about to expire, or missing while a refresh token
+    can get one (an instance created from a refresh token alone). An element that needs
+    no token (an API key in the configuration) has neither and needs no refresh."""
+    if not instance.secrets.get("oauth.user.token"):
+        return bool(instance.secrets.get("oauth.user.refresh_token"))
+    return _expiring(instance)
+
+
+class HoldsTokens(Protocol):
+    """An instance as stored, or as a worker keeps it in memory."""
+
+    @property
+    def secrets(self) -> dict[str, Any]: ...
+    @property
+    def valid(self) -> bool: ...
+    @property
+    def access_token_expires_at(self) -> datetime | None: ...
+
+
+def fresh_token(instance: HoldsTokens) -> str | None:
+    """The instance's access token if it is good for a while yet, without any lock or
+    database read: the common case, which needs no refresh and so no serialisation."""
     token = instance.secrets.get("oauth.user.token")
     return str(token) if token and instance.valid and not _expiring(instance) else None
 
 
-def _expiring(instance: Instance) -> bool:
+def _expiring(instance: HoldsTokens) -> bool:
     expires_at = instance.access_token_expires_at
     return expires_at is not None and expires_at - REFRESH_MARGIN <= clock.now()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -10,11 +11,14 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from pollhub.clock import clock
-from pollhub.db.models import PollState
+from pollhub.db.models import Instance, PollState
 from pollhub.deps import CallerDep, InstanceId, SessionDep
+from pollhub.elements import element_of
 from pollhub.errors import Conflict
 from pollhub.instances import service as instances
 from pollhub.polling import schedule
+from pollhub.polling.config import PollerResource
+from pollhub.polling.plan import describe_resource
 
 router = APIRouter(prefix="/instances", tags=["polling"])
 
@@ -31,6 +35,7 @@ class ResourcePollStatus(BaseModel):
     consecutiveFailures: int
     cursorAgeSeconds: float | None
     baselined: bool
+    reading: dict[str, Any] | None = None  # what goes to the provider, what is applied after
 
 
 @router.post("/{instance_id}/events/poll", status_code=202)
@@ -54,6 +59,7 @@ async def poll_status(
         select(PollState).where(PollState.instance_id == instance.id).order_by(PollState.resource)
     )
     now = clock.now()
+    reading = _how_resources_are_read(instance)
     return [
         ResourcePollStatus(
             resource=state.resource,
@@ -67,6 +73,16 @@ async def poll_status(
             if state.last_success_at
             else None,
             baselined=state.cursor is not None,
+            reading=reading.get(state.resource),
         )
         for state in states
     ]
+
+
+def _how_resources_are_read(instance: Instance) -> dict[str, dict[str, Any]]:
+    element = element_of(instance)
+    entries = instance.configuration.get("event.poller.configuration") or {}
+    if element is None or not isinstance(entries, dict):
+        return {}
+    resources = {name: PollerResource.model_validate(entry) for name, entry in entries.items()}
+    return {name: describe_resource(element, resources, name) for name in resources}

@@ -99,6 +99,8 @@ async def _read_list(api: ProviderApi, call: HubCall, poll: PollInput) -> ReadRe
     id_field = poll.resource.idField or call.definition.idField
     changes = []
     for item in listed:
+        if not item.matched:
+            continue
         if not baseline and not _in_window(object_dates(item.obj, dates), poll):
             continue
         kind: ChangeKind | None = (
@@ -107,15 +109,30 @@ async def _read_list(api: ProviderApi, call: HubCall, poll: PollInput) -> ReadRe
         object_id = where.field_value(item.obj, id_field)
         object_type = _render_name(poll.name, item.values) if call.fan_out() else None
         changes.append(ProviderChange(str(object_id), item.obj, kind, object_type=object_type))
-    return ReadResult(changes, {"listedAt": poll.started.isoformat()})
+    # Without a provider-side filter the list is the whole resource: what was known and is
+    # no longer listed was deleted (how lists without a delete marker show deletes).
+    present = None
+    if not call.translation.params and deleted is None:
+        present = frozenset(str(where.field_value(item.obj, id_field)) for item in listed)
+    return ReadResult(changes, {"listedAt": poll.started.isoformat()}, present=present)
 
 
 def _dates(call: HubCall, resource: PollerResource) -> DatesConfiguration | None:
+    return dates_configuration(call.element, resource)
+
+
+def dates_configuration(element: Element, resource: PollerResource) -> DatesConfiguration | None:
+    """The resource's ``datesConfiguration``, else its hub resource's own."""
     if resource.datesConfiguration is not None:
         return resource.datesConfiguration
-    if call.definition.datesConfiguration:
-        return DatesConfiguration.model_validate(call.definition.datesConfiguration)
+    match = element.find_resource(resource.path(), objects=False)
+    if match is not None and match.definition.datesConfiguration:
+        return _definition_dates(match.definition.datesConfiguration)
     return None
+
+
+def _definition_dates(dates: Mapping[str, str]) -> DatesConfiguration:
+    return DatesConfiguration.model_validate(dict(dates))
 
 
 def _in_window(dates: ObjectDates, poll: PollInput) -> bool:
@@ -123,7 +140,7 @@ def _in_window(dates: ObjectDates, poll: PollInput) -> bool:
     ``filterByCurrentDate`` not after this poll began (it is next poll's)."""
     by_updated = poll.resource.filterByUpdatedDate is not False
     moment = dates.updated if by_updated else dates.created
-    if moment is not None and moment <= poll.window_start():
+    if moment is not None and moment < _whole_second(poll.window_start()):
         return False
     latest = dates.updated or dates.created
     return not (poll.resource.filterByCurrentDate and latest is not None and latest > poll.started)
@@ -137,9 +154,15 @@ def _silence_old(
         return change
     found = object_dates(change.raw, dates)
     moment = found.updated or found.created
-    if moment is not None and moment < poll.first_poll:
+    if moment is not None and moment < _whole_second(poll.first_poll):
         return replace(change, silent=True)
     return change
+
+
+def _whole_second(moment: datetime) -> datetime:
+    # Providers often write dates to the second: an object changed in the same second as
+    # the window starts is kept (fingerprints drop it if it was reported already).
+    return moment.replace(microsecond=0)
 
 
 def _render_name(name: str, values: Mapping[str, str]) -> str:

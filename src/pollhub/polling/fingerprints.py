@@ -30,11 +30,17 @@ class Memory:
         object_ids: Iterable[str],
         *,
         everything: bool = False,
+        locked: bool = False,
     ) -> Memory:
-        """Load the rows for ``object_ids`` (or all of the resource's, with ``everything``)."""
+        """Load the rows for ``object_ids`` (or all of the resource's, with ``everything``);
+        ``locked`` holds them until commit, so two writers that may report the same change
+        at once (a webhook notification and a catch-up read) take turns and the second
+        sees what the first reported."""
         base = select(ObjectFingerprint).where(
             ObjectFingerprint.instance_id == instance_id, ObjectFingerprint.resource == resource
         )
+        if locked:
+            base = base.with_for_update()
         rows: dict[str, ObjectFingerprint] = {}
         if everything:
             rows = {row.object_id: row for row in await session.scalars(base)}

@@ -7,15 +7,21 @@
 3. In one transaction: classify what came back against the fingerprints, write the events
    to the outbox, advance the cursor and schedule the next poll. A worker that dies before
    this commits leaves the old cursor, so the next poll reads the same changes again.
+   Most polls find nothing: they only advance their own row, and close through the
+   worker's :class:`~pollhub.polling.schedule.Closer`, many in one ``UPDATE``.
 
-Failures (throttling, 5xx, timeouts) leave the cursor where it was and back off.
+Failures (throttling, 5xx, timeouts) leave the cursor where it was and back off (also
+through the closer). Everything about the instance comes with the claim, parsed once per
+version of its row; the access token is used from it until it nears expiry. Each provider
+request waits for the provider's rate limits (:mod:`pollhub.polling.pacing`).
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,8 +46,9 @@ from pollhub.oauth.tokens import InstanceInvalid, TokenKeeper, fresh_token
 from pollhub.polling import metrics, schedule
 from pollhub.polling.changes import Seen, classify_change, object_dates, object_id
 from pollhub.polling.config import PollerResource, refresh_seconds
-from pollhub.polling.fetch import PollInput, read_resource
+from pollhub.polling.fetch import PollInput, dates_configuration, read_resource
 from pollhub.polling.fingerprints import Memory
+from pollhub.polling.pacing import Pacer
 from pollhub.polling.plan import skipped_parents
 
 log = logging.getLogger(__name__)
@@ -58,6 +65,11 @@ class PollContext:
     tokens: TokenKeeper
     http: httpx.AsyncClient
     worker_id: str
+    closer: schedule.Closer = field(init=False)
+    pacer: Pacer = field(default_factory=Pacer)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "closer", schedule.Closer(self.sessionmaker, self.worker_id))
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,7 @@ class Target:
     resource: PollerResource
     interval: timedelta
     configuration: dict[str, Any]
+    app: str  # the OAuth client id: provider rate limits are per app and per user
     access_token: str | None  # None: expiring, get one from the TokenKeeper
     skip: frozenset[str] = frozenset()  # parent objects another resource polls by name
     # An element without OAuth: the instance's API key or password, or None for none.
@@ -157,6 +170,7 @@ async def _poll(ctx: PollContext, claim: schedule.Claim) -> str:
     except InstanceInvalid as exc:
         outcome = Failure("invalid", str(exc))
     except ProviderThrottled as exc:
+        ctx.pacer.throttled(target.element.key, target.instance_id, exc.retry_after)
         outcome = Failure("throttled", str(exc), exc.retry_after)
     except ProviderError as exc:
         outcome = Failure("provider error", str(exc))
@@ -176,8 +190,19 @@ def _target(claim: schedule.Claim) -> Target | None:
     instance = claim.instance
     if not instance.events_enabled or not instance.valid:
         return None
+    # Built once per version of the instance's row (the view is replaced when it changes).
+    key = f"target:{claim.resource}"
+    if key not in instance.derived:
+        instance.derived[key] = _configured_target(instance, claim.resource)
+    target: Target | None = instance.derived[key]
+    if target is None:
+        return None
+    return replace(target, access_token=fresh_token(instance))
+
+
+def _configured_target(instance: schedule.InstanceView, name: str) -> Target | None:
     element = element_of(instance)
-    entry = instance.configuration.get("event.poller.configuration", {}).get(claim.resource)
+    entry = instance.configuration.get("event.poller.configuration", {}).get(name)
     if element is None or entry is None:
         return None
     resource = PollerResource.model_validate(entry)
@@ -187,8 +212,9 @@ def _target(claim: schedule.Claim) -> Target | None:
     if "{" in resource.path():  # a fan-out leaves out what other resources poll by name
         entries = instance.configuration["event.poller.configuration"]
         resources = {name: PollerResource.model_validate(e) for name, e in entries.items()}
-        skip = skipped_parents(element, resources, claim.resource)
+        skip = skipped_parents(element, resources, name)
     minutes = float(instance.configuration.get("event.poller.refresh_interval", 15))
+    app = instance.configuration.get("oauth.api.key") or instance.secrets.get("oauth.api.key")
     try:
         credentials = None if element.uses_oauth else instance_credentials(element, instance)
     except MissingCredentials as exc:  # the element's definition changed under the instance
@@ -197,11 +223,12 @@ def _target(claim: schedule.Claim) -> Target | None:
     return Target(
         instance_id=instance.id,
         element=element,
-        name=claim.resource,
+        name=name,
         resource=resource,
         interval=timedelta(seconds=refresh_seconds(minutes)),
         configuration=dict(instance.configuration),
-        access_token=fresh_token(instance),
+        app=str(app or ""),
+        access_token=None,
         skip=skip,
         credentials=credentials,
     )
@@ -234,15 +261,20 @@ async def _read(
 
 
 async def _read_with_token(ctx: PollContext, target: Target, poll: PollInput) -> ReadResult:
+    def pace() -> Awaitable[None]:
+        element = target.element
+        return ctx.pacer.wait(element.key, element.rate_limits, target.app, target.instance_id)
+
     if not target.element.uses_oauth:
-        return await read_resource(ProviderApi(ctx.http, auth=target.credentials), poll)
+        api = ProviderApi(ctx.http, auth=target.credentials, pace=pace)
+        return await read_resource(api, poll)
     token = target.access_token or await ctx.tokens.access_token(target.instance_id)
     try:
-        return await read_resource(ProviderApi(ctx.http, token), poll)
+        return await read_resource(ProviderApi(ctx.http, token, pace=pace), poll)
     except ProviderUnauthorized:
         # The token may have been revoked or expired early: refresh once and try again.
         token = await ctx.tokens.access_token(target.instance_id, stale=token)
-        return await read_resource(ProviderApi(ctx.http, token), poll)
+        return await read_resource(ProviderApi(ctx.http, token, pace=pace), poll)
 
 
 async def _close_succeeded(
@@ -254,17 +286,38 @@ async def _close_succeeded(
     resynced: bool,
 ) -> str:
     started = poll.started
+    baseline = poll.cursor is None and not resynced
+    forget = claim.cursor is not None and poll.cursor is None and not resynced
+    if not read.changes and not (read.complete and not baseline) and not forget:
+        # Nothing to classify or deliver: only the poll's own row moves, in a shared UPDATE.
+        result = "baseline" if baseline else "ok: 0 changes"
+        if resynced:
+            result = "resynced: 0 changes"
+        await ctx.closer.close(
+            schedule.Closing(
+                state_id=claim.state_id,
+                polled_at=started,
+                next_poll_at=started + target.interval,
+                result=result,
+                error=None,
+                consecutive_failures=0,
+                succeeded=True,
+                cursor=StoredCursor.dump(
+                    target.resource.url, poll.first_poll or started, read.cursor
+                ),
+            )
+        )
+        return result
     async with ctx.sessionmaker() as session:
         state = await schedule.hold(session, claim, ctx.worker_id)
         if state is None:
             return "lease lost"
-        baseline = poll.cursor is None and not resynced
-        if claim.cursor is not None and poll.cursor is None and not resynced:
+        if forget:
             # The url or filter changed: what was remembered belongs to another resource.
             await Memory.forget(session, target.instance_id, target.name)
         events = await _detect(session, target, read, baseline=baseline, since=poll.last_success)
-        # Most polls find nothing: the instance row (and its secrets) is only read to write
-        # callbacks. Its poll state row is locked, so it cannot be deleted meanwhile.
+        # The instance row (and its secrets) is only read to write callbacks. Its poll
+        # state row is locked, so it cannot be deleted meanwhile.
         instance = await session.get(Instance, claim.instance_id) if events else None
         if instance is not None:
             for object_type, batch in _by_object_type(events):
@@ -309,14 +362,15 @@ async def _detect(
     since: datetime | None,
 ) -> list[ChangeEvent]:
     ids = [object_id(change, target.resource.idField) for change in read.changes]
-    memory = await Memory.load(
-        session, target.instance_id, target.name, ids, everything=read.complete and not baseline
-    )
+    listed = read.present if read.present is not None else (set(ids) if read.complete else None)
+    sweep = listed is not None and not baseline
+    memory = await Memory.load(session, target.instance_id, target.name, ids, everything=sweep)
     tolerance = target.resource.createdCheckTolerance
+    dates_config = dates_configuration(target.element, target.resource)
     events: list[ChangeEvent] = []
     for change, identifier in zip(read.changes, ids, strict=True):
         previous = memory.get(identifier)
-        dates = object_dates(change.raw, target.resource.datesConfiguration)
+        dates = object_dates(change.raw, dates_config)
         verdict = classify_change(
             change,
             Seen(previous.fingerprint, previous.deleted) if previous else None,
@@ -332,10 +386,10 @@ async def _detect(
             events.append(
                 ChangeEvent(verdict.event_type, identifier, object_type, date, change.raw)
             )
-    if read.complete and not baseline:
-        # A full enumeration after a lost cursor: what we knew of and no longer exists was
-        # deleted while we could not see it.
-        for missing in sorted(memory.live_ids() - set(ids)):
+    if sweep and listed is not None:
+        # A full enumeration (after a lost cursor, or a list resource): what we knew of and
+        # no longer exists was deleted while we could not see it.
+        for missing in sorted(memory.live_ids() - set(listed) - set(ids)):
             memory.remember(session, missing, "deleted", True)
             raw = {"id": missing, "deleted": True}
             events.append(ChangeEvent("DELETED", missing, target.name, clock.now(), raw))
@@ -346,22 +400,26 @@ async def _close_failed(
     ctx: PollContext, claim: schedule.Claim, failure: Failure, target: Target | None
 ) -> str:
     now = clock.now()
-    async with ctx.sessionmaker() as session:
-        state = await schedule.hold(session, claim, ctx.worker_id)
-        if state is None:
-            return "lease lost"
-        state.consecutive_failures += 1
-        _record(state, now, failure.result, failure.error)
-        interval = target.interval if target else timedelta(minutes=15)
-        schedule.release(state, next_poll_at=now + _backoff(state, failure, interval))
-        await session.commit()
+    failures = claim.consecutive_failures + 1
+    interval = target.interval if target else timedelta(minutes=15)
+    await ctx.closer.close(
+        schedule.Closing(
+            state_id=claim.state_id,
+            polled_at=now,
+            next_poll_at=now + _backoff(failures, failure, interval),
+            result=failure.result,
+            error=failure.error,
+            consecutive_failures=failures,
+            succeeded=False,
+        )
+    )
     return failure.result
 
 
-def _backoff(state: PollState, failure: Failure, interval: timedelta) -> timedelta:
+def _backoff(failures: int, failure: Failure, interval: timedelta) -> timedelta:
     if failure.result in ("invalid", "skipped"):
         return interval
-    exponential: timedelta = BACKOFF_BASE * 2 ** min(state.consecutive_failures - 1, 10)
+    exponential: timedelta = BACKOFF_BASE * 2 ** min(failures - 1, 10)
     wait: timedelta = min(exponential, BACKOFF_MAX) * random.uniform(0.8, 1.2)  # jitter
     if failure.retry_after is not None:
         wait = max(wait, timedelta(seconds=failure.retry_after))

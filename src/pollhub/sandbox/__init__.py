@@ -32,6 +32,7 @@ from pollhub.sandbox.api import (
     oauth,
 )
 from pollhub.sandbox.errors import ProviderError, bad_request, provider_for_request
+from pollhub.sandbox.notifier import RetryPolicy
 from pollhub.sandbox.state import SandboxState
 from pollhub.sandbox.tokens import DEFAULT_ACCESS_TOKEN_LIFETIME
 
@@ -48,8 +49,9 @@ Change their data with the control API and pollhub reports the changes:
 | onedrivev2 | files | name, size, mimeType, parentId, folder |
 | googlesuite | calendar-events | summary, description, location, start, end, status, calendarId |
 | googlesuite | contact-groups | name, memberCount |
+| googlesuite | contacts | name, email |
 | googlesuite | messages | subject, from, to, body, labelIds, threadId; to update: addLabelIds |
-| docushareflex | documents | title, owner, domain |
+| docushareflex | documents | title, owner, domain (any host is a site of its own) |
 | microsoftgraph | events | subject, body, location, start, end |
 
 Faults (`/control/faults`), stale sync tokens, revoked tokens and Graph lifecycle
@@ -57,9 +59,14 @@ notifications are below; the provider endpoints themselves follow each provider'
 """
 
 
-def create_sandbox_app(*, access_token_lifetime: int = DEFAULT_ACCESS_TOKEN_LIFETIME) -> FastAPI:
+def create_sandbox_app(
+    *,
+    access_token_lifetime: int = DEFAULT_ACCESS_TOKEN_LIFETIME,
+    notification_time_scale: float = 1.0,
+) -> FastAPI:
     """A fresh sandbox with empty providers; ``access_token_lifetime`` is the
-    ``expires_in`` (seconds) of every access token it issues."""
+    ``expires_in`` (seconds) of every access token it issues, ``notification_time_scale``
+    compresses Graph's four hours of notification retries (0.001: 14.4 seconds)."""
     app = FastAPI(
         title="pollhub sandbox providers",
         version="1",
@@ -69,6 +76,7 @@ def create_sandbox_app(*, access_token_lifetime: int = DEFAULT_ACCESS_TOKEN_LIFE
     )
     mount_api_docs(app)
     app.state.sandbox = SandboxState(access_token_lifetime=access_token_lifetime)
+    app.state.sandbox.notifier.retry = RetryPolicy(time_scale=notification_time_scale)
     app.add_exception_handler(ProviderError, _provider_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(control.router)

@@ -3,8 +3,10 @@
 A change made through the control API must not wait for the receiver (Graph does not
 either), yet tests need to know when sending is over: every delivery is an asyncio task
 kept in :class:`Notifier`, and :meth:`Notifier.drain` (``POST /control/notifications/drain``)
-waits for all of them. Failed deliveries are retried a few times with a short backoff,
-as Graph retries (much more slowly) before dropping a notification.
+waits for all of them. A delivery the receiver does not accept with 2xx within 3 seconds
+is retried with exponential backoff for about four hours, then dropped, as Graph documents
+(https://learn.microsoft.com/graph/change-notifications-delivery-webhooks);
+:class:`RetryPolicy`'s ``time_scale`` compresses those hours for tests.
 """
 
 from __future__ import annotations
@@ -62,11 +64,34 @@ class Delivery:
         }
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When a failed notification is tried again: after ``first_delay`` seconds, then
+    twice as long each time, and a last time ``give_up_after`` seconds after the first
+    attempt; every wait is multiplied by ``time_scale``."""
+
+    first_delay: float = 60.0
+    give_up_after: float = 4 * 3600.0
+    time_scale: float = 1.0
+
+    def delays(self) -> list[float]:
+        """The waits before each retry, in (scaled) seconds."""
+        delays: list[float] = []
+        elapsed, delay = 0.0, self.first_delay
+        while elapsed + delay < self.give_up_after:
+            delays.append(delay)
+            elapsed += delay
+            delay *= 2
+        if self.give_up_after > elapsed:
+            delays.append(self.give_up_after - elapsed)
+        return [d * self.time_scale for d in delays]
+
+
 @dataclass
 class Notifier:
     """Sends notifications in background tasks and remembers every delivery."""
 
-    retry_delays: tuple[float, ...] = (0.5, 1.0)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     log: list[Delivery] = field(default_factory=list, repr=False)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
 
@@ -86,12 +111,19 @@ class Notifier:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    async def cancel(self) -> None:
+        """Stop every delivery in flight (a reset: their subscriptions are gone)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     def clear(self) -> None:
         """Forget the log (deliveries in flight still finish)."""
         self.log = []
 
     async def _deliver(self, delivery: Delivery) -> None:
-        delays = (0.0, *self.retry_delays)
+        delays = (0.0, *self.retry.delays())
         async with httpx.AsyncClient(timeout=RESPONSE_TIMEOUT_SECONDS, trust_env=False) as client:
             for delay in delays:
                 if delay:

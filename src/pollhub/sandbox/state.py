@@ -16,7 +16,7 @@ from pollhub.sandbox.data.docushare import DocuShareStore
 from pollhub.sandbox.data.drive import DriveStore
 from pollhub.sandbox.data.gmail import GmailStore
 from pollhub.sandbox.data.outlook import OutlookStore
-from pollhub.sandbox.data.people import PeopleStore
+from pollhub.sandbox.data.people import ContactStore, PeopleStore
 from pollhub.sandbox.data.subscriptions import SubscriptionStore
 from pollhub.sandbox.faults import FaultBook
 from pollhub.sandbox.notifier import Notifier
@@ -34,6 +34,7 @@ class ProviderData:
     subscriptions: SubscriptionStore
     calendar: CalendarStore
     people: PeopleStore
+    contacts: ContactStore
     gmail: GmailStore
     docushare: DocuShareStore
 
@@ -50,6 +51,7 @@ class ProviderData:
             subscriptions=SubscriptionStore(microsoft_user, drive.drive_id),
             calendar=CalendarStore(google_user),
             people=PeopleStore(),
+            contacts=ContactStore(),
             gmail=GmailStore(google_user),
             docushare=DocuShareStore(),
         )
@@ -86,6 +88,7 @@ class SandboxState:
             ("onedrivev2", "files"): data.drive,
             ("googlesuite", "calendar-events"): data.calendar,
             ("googlesuite", "contact-groups"): data.people,
+            ("googlesuite", "contacts"): data.contacts,
             ("googlesuite", "messages"): data.gmail,
             ("docushareflex", "documents"): data.docushare,
             ("microsoftgraph", "events"): data.outlook,

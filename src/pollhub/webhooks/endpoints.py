@@ -9,19 +9,29 @@ subscription's ``clientState``.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pollhub.db.models import Instance
 from pollhub.deps import InstanceId, SessionDep
 from pollhub.errors import BadRequest, NotFound, PollhubError
 from pollhub.webhooks.receiver import Receipt, receive_changes, receive_lifecycle
+from pollhub.webhooks.refused import RefusedNotifications
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/events", tags=["provider webhooks"])
+
+
+class Unavailable(PollhubError):
+    """The database is away: the notification was not stored."""
+
+    status = 503
 
 
 class Forbidden(PollhubError):
@@ -54,12 +64,23 @@ async def _receive(
 ) -> Response:
     if "validationToken" in request.query_params:
         return _handshake(request)
-    instance, body = await _instance_and_body(session, element_key, instance_id, request)
     try:
-        receipt = await receive(session, instance, body)
-    except ValueError as exc:
-        raise BadRequest(str(exc)) from exc
-    await session.commit()
+        instance, body = await _instance_and_body(session, element_key, instance_id, request)
+        try:
+            receipt = await receive(session, instance, body)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from exc
+        await session.commit()
+    except (SQLAlchemyError, OSError) as exc:
+        # Not stored: the provider may retry or not; a catch-up read replaces it anyway.
+        refused: RefusedNotifications = request.app.state.refused_notifications
+        refused.note(instance_id)
+        log.warning(
+            "could not store a notification (%s); the instance will be caught up",
+            type(exc).__name__,
+            extra={"instance": instance_id},
+        )
+        raise Unavailable("notifications cannot be stored right now; try again later") from exc
     return _answer(receipt)
 
 

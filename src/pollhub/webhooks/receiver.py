@@ -52,7 +52,9 @@ async def receive_changes(session: AsyncSession, instance: Instance, body: Any) 
     for entry in accepted:
         by_type.setdefault(subscriptions[entry.subscription_id].object_type, []).append(entry)
     for object_type, group in by_type.items():
-        memory = await Memory.load(session, instance.id, object_type, [e.object_id for e in group])
+        memory = await Memory.load(
+            session, instance.id, object_type, [e.object_id for e in group], locked=True
+        )
         for entry in group:
             deleted = entry.event_type == "DELETED"
             fingerprint = "deleted" if deleted else entry.etag or entry.event_type

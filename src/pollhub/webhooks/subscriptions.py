@@ -260,7 +260,9 @@ async def catch_up(
     """Read the resource in full and report what changed unseen (after ``missed``
     notifications or a lost subscription); returns the number of changes reported."""
     objects = await graph.read_all(api, resource)
-    memory = await Memory.load(session, instance.id, resource.object_type, [], everything=True)
+    memory = await Memory.load(
+        session, instance.id, resource.object_type, [], everything=True, locked=True
+    )
     events = []
     seen_ids = set()
     for change in objects:

@@ -61,8 +61,8 @@ async def _body(request: Request) -> dict[str, Any]:
 
 @router.post("/reset")
 async def reset(state: SandboxState = Depends(get_state)) -> dict[str, bool]:
-    """Forget every object, token, fault and notification."""
-    await state.notifier.drain()
+    """Forget every object, token, fault and notification (retries in flight stop)."""
+    await state.notifier.cancel()
     state.reset()
     return {"reset": True}
 
@@ -100,7 +100,8 @@ async def list_notifications(state: SandboxState = Depends(get_state)) -> dict[s
 
 @router.post("/notifications/drain")
 async def drain_notifications(state: SandboxState = Depends(get_state)) -> dict[str, Any]:
-    """Wait until every pending notification has been delivered or given up."""
+    """Wait until every pending notification has been delivered or given up (Graph
+    gives up after about four hours of retries; see POLLHUB_SANDBOX_NOTIFICATION_TIME_SCALE)."""
     await state.notifier.drain()
     return {"deliveries": [d.as_json() for d in state.notifier.log]}
 

@@ -10,6 +10,7 @@ is its own authorization server with its own documents. The API shape is the one
   "expires_in", "refresh_token", "scope"}``; errors are RFC 6749 ``{"error",
   "error_description"}``;
 - ``GET /{domain}/api/v1/objects?type=Document&modifiedAfter=<ISO 8601>&page=<n>&pageSize=<n>``
+  (also ``title``, ``owner`` — exact — and ``titleLike`` with ``%`` wildcards)
   → ``{"items": [{"handle", "title", "create_date", "modified_date", "owner", "deleted"?}],
   "next": <absolute URL of the next page> | null}``, oldest change first, 50 per page by
   default; with ``modifiedAfter`` documents deleted after it come back with
@@ -22,6 +23,7 @@ with ``WWW-Authenticate: Bearer error="invalid_token"`` on 401 (RFC 6750).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -112,10 +114,23 @@ async def list_objects(
     documents = (
         state.data.docushare.changed(domain.lower(), modified_after) if kind == "Document" else []
     )
+    documents = [d for d in documents if _matches_query(d.as_json(), params)]
     chunk = documents[(page - 1) * size : page * size]
     more = page * size < len(documents)
     next_url = str(request.url.include_query_params(page=page + 1)) if more else None
     return {"items": [d.as_json() for d in chunk], "next": next_url}
+
+
+def _matches_query(document: dict[str, Any], params: Any) -> bool:
+    """The site's own query: ``title`` and ``owner`` exact, ``titleLike`` with ``%``."""
+    if "title" in params and document["title"] != params["title"]:
+        return False
+    if "owner" in params and document["owner"] != params["owner"]:
+        return False
+    if pattern := params.get("titleLike"):
+        regex = ".*".join(re.escape(part) for part in pattern.split("%"))
+        return re.fullmatch(regex, document["title"], re.IGNORECASE) is not None
+    return True
 
 
 @router.get("/api/v1/objects/{handle}", dependencies=[Depends(_token)])

@@ -1,6 +1,7 @@
-"""Google People API v1: contact groups, with sync tokens.
+"""Google People API v1: contact groups (with sync tokens) and the user's connections.
 
-Docs: https://developers.google.com/people/api/rest/v1/contactGroups/list
+Docs: https://developers.google.com/people/api/rest/v1/contactGroups/list,
+https://developers.google.com/people/api/rest/v1/people.connections/list
 """
 
 from __future__ import annotations
@@ -11,7 +12,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from pollhub.clock import clock
-from pollhub.sandbox.data.people import DEFAULT_GROUP_FIELDS, GROUP_FIELDS, SYNC_TOKEN_LIFETIME
+from pollhub.sandbox.data.people import (
+    DEFAULT_GROUP_FIELDS,
+    GROUP_FIELDS,
+    PERSON_FIELDS,
+    SYNC_TOKEN_LIFETIME,
+)
 from pollhub.sandbox.deps import access_token_check, fault_gate, get_state, int_query
 from pollhub.sandbox.errors import PEOPLE_HOST, ProviderError, google_error
 from pollhub.sandbox.ids import decode_cursor, encode_cursor
@@ -108,3 +114,37 @@ async def get_contact_group(
     return state.data.people.group_json(
         group, _group_fields(request.query_params.get("groupFields"))
     )
+
+
+@router.get("/people/me/connections")
+async def list_connections(
+    request: Request, state: SandboxState = Depends(get_state)
+) -> dict[str, Any]:
+    """The user's contacts, ``personFields`` required, paged by ``pageToken`` (100 a page
+    unless ``pageSize`` says otherwise, at most 1000)."""
+    store = state.data.contacts
+    raw_fields = request.query_params.get("personFields")
+    if not raw_fields:
+        raise _invalid_argument(
+            "personFields mask is required. Please specify one or more valid paths."
+        )
+    fields = frozenset(part.strip() for part in raw_fields.split(",") if part.strip())
+    if unknown := sorted(fields - set(PERSON_FIELDS)):
+        raise _invalid_argument(f'Invalid personFields mask path: "{unknown[0]}".')
+    size = int_query(request, "pageSize", 100, minimum=1, maximum=1000, error=_invalid_argument)
+    offset = 0
+    if token := request.query_params.get("pageToken"):
+        page = decode_cursor("connections", store.epoch, token)
+        if page is None:
+            raise _invalid_argument("Page token is not valid.")
+        offset = page["o"]
+    contacts = store.listed()
+    body: dict[str, Any] = {}
+    chunk = contacts[offset : offset + size]
+    if chunk:
+        body["connections"] = [store.person_json(c, fields) for c in chunk]
+    if offset + size < len(contacts):
+        body["nextPageToken"] = encode_cursor("connections", store.epoch, {"o": offset + size})
+    if contacts:
+        body["totalPeople"] = body["totalItems"] = len(contacts)
+    return body

@@ -1,4 +1,5 @@
-"""Microsoft Graph v1.0: the drive and its delta feed, Outlook events, subscriptions.
+"""Microsoft Graph v1.0: the drive, its delta feed and folder children, Outlook events,
+subscriptions.
 
 Served at ``/graph.microsoft.com/v1.0/...``; ``/me/...`` and ``/drives/{id}/...`` both
 work, so the Microsoft Graph SDK (which reads deltas at
@@ -26,6 +27,8 @@ from pollhub.sandbox.deps import (
     provider_base,
 )
 from pollhub.sandbox.errors import GRAPH_HOST, ProviderError, bad_request, graph_error, route_path
+from pollhub.sandbox.ids import decode_cursor, encode_cursor
+from pollhub.sandbox.odata import InvalidFilter, parse_filter
 from pollhub.sandbox.state import SandboxState
 from pollhub.sandbox.tokens import AccessGrant
 
@@ -125,6 +128,8 @@ async def drive_delta(
     """The drive's delta feed: a full enumeration without a token, changes since the
     token with one, paged by ``@odata.nextLink`` and ending in ``@odata.deltaLink``."""
     _check_drive(state, request)
+    if call == "children":
+        return _children(request, state)
     match = _DELTA_CALL.match(call)
     if match is None:
         raise graph_error(400, "invalidRequest", f"Unsupported segment '{call}'.")
@@ -157,6 +162,47 @@ async def drive_delta(
         body["@odata.nextLink"] = f"{link_base}(token='{page.next_page_token}')"
     else:
         body["@odata.deltaLink"] = f"{link_base}(token='{page.delta_token}')"
+    return JSONResponse(body)
+
+
+def _children(request: Request, state: SandboxState) -> JSONResponse:
+    """A folder's children: ``$filter`` (see :mod:`pollhub.sandbox.odata`), ``$top``, and
+    ``@odata.nextLink`` carrying a ``$skiptoken``. Docs:
+    https://learn.microsoft.com/graph/api/driveitem-list-children"""
+    store = state.data.drive
+    folder = store.live_item(request.path_params.get("item_id", "root"))
+    if folder is None:
+        raise graph_error(404, "itemNotFound", "The resource could not be found.")
+    if not folder.is_folder:
+        raise graph_error(400, "invalidRequest", "The item is not a folder.")
+    params = request.query_params
+    top = int_query(
+        request, "$top", DEFAULT_DELTA_PAGE, minimum=1, maximum=999, error=_graph_bad_request
+    )
+    children = [store.item_json(child, with_path=True) for child in store.children(folder.id)]
+    if raw_filter := params.get("$filter"):
+        try:
+            predicate = parse_filter(raw_filter)
+        except InvalidFilter as exc:
+            raise graph_error(400, "invalidRequest", str(exc)) from None
+        children = [child for child in children if predicate(child)]
+    skip = 0
+    if token := params.get("$skiptoken"):
+        decoded = decode_cursor("children", store.epoch, token)
+        if decoded is None:
+            raise graph_error(400, "invalidRequest", "Invalid $skiptoken.")
+        skip = decoded["o"]
+    page = children[skip : skip + top]
+    body: dict[str, Any] = {
+        "@odata.context": f"{_graph_base(request)}/$metadata#Collection(driveItem)",
+        "value": page,
+    }
+    if skip + top < len(children):
+        next_token = encode_cursor("children", store.epoch, {"o": skip + top})
+        link = request.url.remove_query_params("$skiptoken").include_query_params(
+            **{"$skiptoken": next_token}
+        )
+        body["@odata.nextLink"] = str(link)
     return JSONResponse(body)
 
 

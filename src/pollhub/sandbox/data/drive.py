@@ -251,6 +251,10 @@ class DriveStore:
             raise InvalidFields(f"parentId {folder_id!r} is not a folder of this drive")
         return folder
 
+    def children(self, folder_id: str) -> list[DriveItem]:
+        """A folder's live children, in creation order."""
+        return self._children(folder_id)
+
     def _children(self, folder_id: str) -> list[DriveItem]:
         return [i for i in self.items.values() if i.parent_id == folder_id and not i.deleted]
 

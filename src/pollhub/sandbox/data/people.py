@@ -157,3 +157,89 @@ class PeopleStore:
         if group.system:
             raise InvalidFields("system contact groups cannot be changed")
         return group
+
+
+@dataclass
+class Contact:
+    """One of the user's contacts (a People ``Person`` in ``people/me/connections``)."""
+
+    id: str
+    name: str
+    email: str
+    updated: datetime
+    etag: str = field(default_factory=lambda: opaque(8))
+
+
+PERSON_FIELDS = ("names", "emailAddresses", "phoneNumbers", "metadata", "photos")
+
+
+class ContactStore:
+    """The user's contacts; also the control API's ``googlesuite/contacts``.
+
+    Docs: https://developers.google.com/people/api/rest/v1/people.connections/list
+    """
+
+    def __init__(self) -> None:
+        self.epoch = hex_id(8)
+        self.contacts: dict[str, Contact] = {}
+
+    def listed(self) -> list[Contact]:
+        """Every contact, in creation order."""
+        return list(self.contacts.values())
+
+    def person_json(self, contact: Contact, fields: frozenset[str]) -> JSON:
+        """A Person with the requested ``personFields`` (resourceName and etag always)."""
+        data: JSON = {"resourceName": f"people/{contact.id}", "etag": contact.etag}
+        if "metadata" in fields:
+            source = {"type": "CONTACT", "id": contact.id, "updateTime": millis_z(contact.updated)}
+            data["metadata"] = {"sources": [source], "objectType": "PERSON"}
+        if "names" in fields:
+            given, _, family = contact.name.partition(" ")
+            name: JSON = {"displayName": contact.name, "givenName": given}
+            if family:
+                name["familyName"] = family
+            data["names"] = [name]
+        if "emailAddresses" in fields and contact.email:
+            data["emailAddresses"] = [{"value": contact.email}]
+        return data
+
+    # The control API's collection -------------------------------------------------
+
+    def list_objects(self) -> list[JSON]:
+        """Every contact."""
+        return [self._shown(c) for c in self.contacts.values()]
+
+    def create(self, fields: Mapping[str, Any]) -> JSON:
+        """A new contact (``name``, ``email``)."""
+        contact = Contact(
+            "c" + str(int(hex_id(12), 16)),
+            text_field(fields, "name", f"Contact {len(self.contacts) + 1}"),
+            text_field(fields, "email", ""),
+            clock.now(),
+        )
+        self.contacts[contact.id] = contact
+        return self._shown(contact)
+
+    def update(self, object_id: str, fields: Mapping[str, Any]) -> JSON:
+        """Rename a contact or change its email address."""
+        contact = self._existing(object_id)
+        contact.name = text_field(fields, "name", contact.name)
+        contact.email = text_field(fields, "email", contact.email)
+        contact.updated = clock.now()
+        contact.etag = opaque(8)
+        return self._shown(contact)
+
+    def delete(self, object_id: str) -> JSON:
+        """Delete a contact (connections then no longer list it)."""
+        contact = self._existing(object_id)
+        del self.contacts[contact.id]
+        return self._shown(contact)
+
+    def _shown(self, contact: Contact) -> JSON:
+        return {**self.person_json(contact, frozenset(PERSON_FIELDS)), "id": contact.id}
+
+    def _existing(self, contact_id: str) -> Contact:
+        contact = self.contacts.get(contact_id.removeprefix("people/"))
+        if contact is None:
+            raise UnknownObject(contact_id)
+        return contact

@@ -1,0 +1,180 @@
+"""``POST /instances`` per second: bulk onboarding of one organization's users.
+
+Starts ``pollhub api`` with ``POLLHUB_SANDBOX=true`` (the simulated providers in the same
+process, as ``pollhub serve`` has them) on a fresh database, creates one organization, then
+creates N OneDrive instances with polling events on through the HTTP API, C requests at a
+time, each with its own authorization code — every creation exchanges its code at the
+sandbox's Microsoft token endpoint over real HTTP, the one round trip that cannot be saved.
+In the same run, a bare loop POSTs the same token exchanges straight to that endpoint: the
+ceiling for creations per second. Prints both rates and the latency of one creation.
+
+    python bench/onboarding.py                                     # SQLite, 2,000 instances
+    python bench/onboarding.py --postgres postgresql+asyncpg://postgres@127.0.0.1:5432
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.polling import database, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+POLLHUB = os.environ.get("BENCH_POLLHUB") or str(Path(sys.executable).with_name("pollhub"))
+TOKEN_PATH = "/sandbox/login.microsoftonline.com/common/oauth2/v2.0/token"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
+    parser.add_argument("--instances", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument("--postgres", metavar="SERVER_URL", help="a fresh database there")
+    return parser.parse_args()
+
+
+def body(i: int) -> dict[str, Any]:
+    """A OneDrive instance as the seeds create it, with its own code."""
+    return {
+        "element": {"key": "onedrivev2"},
+        "providerData": {"code": f"bench-code-{i}"},
+        "configuration": {
+            "oauth.api.key": "pollhub-bench",
+            "oauth.api.secret": "bench-secret",
+            "oauth.callback.url": "https://client.example.com/oauth",
+            "event.notification.enabled": True,
+            "event.notification.callback.url": "https://client.example.com/events",
+            "event.poller.refresh_interval": 1,
+        },
+        "tags": ["bench"],
+        "name": f"user {i}",
+    }
+
+
+def start_api(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``pollhub api`` on ``port``, ready when it answers."""
+    import httpx
+
+    server = subprocess.Popen(
+        [POLLHUB, "api", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/elements/api-v2/elements", timeout=1)
+            return server
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    server.kill()
+    raise RuntimeError("pollhub api did not start")
+
+
+def create_organization(env: dict[str, str]) -> str:
+    """The Authorization header of a fresh organization's first user."""
+    import json
+
+    out = subprocess.run(
+        [POLLHUB, "orgs", "create", "Bench", "--email", "b@b.example"],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    credentials = json.loads(out)
+    return (
+        f"User {credentials['user']['secret']}, "
+        f"Organization {credentials['organization']['secret']}"
+    )
+
+
+async def post_all(
+    url: str, make: Any, count: int, concurrency: int, **kwargs: Any
+) -> tuple[float, list[float], int]:
+    """POST ``make(i)`` for i < count, ``concurrency`` at once: rate, latencies, failures."""
+    import aiohttp
+
+    latencies: list[float] = []
+    failures = 0
+    slots = asyncio.Semaphore(concurrency)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
+
+        async def one(i: int) -> None:
+            nonlocal failures
+            async with slots:
+                started = time.perf_counter()
+                async with http.post(url, **make(i), **kwargs) as response:
+                    await response.read()
+                    failures += response.status >= 300
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(count)))
+        return count / (time.perf_counter() - started), latencies, failures
+
+
+def main() -> None:
+    """Start the API, onboard, run the bare loop, print the figures."""
+    args = parse_args()
+    with database(args) as database_url:
+        port = free_port()
+        env = {
+            **os.environ,
+            "POLLHUB_DATABASE_URL": database_url,
+            "POLLHUB_SECRET_KEY": "pollhub-bench-onboarding",
+            "POLLHUB_SANDBOX": "true",
+            "POLLHUB_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "POLLHUB_LOG_LEVEL": "WARNING",
+        }
+        subprocess.run([POLLHUB, "migrate"], env=env, check=True)
+        authorization = create_organization(env)
+        api = start_api(port, env)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            headers = {"Authorization": authorization}
+            rate, latencies, failures = asyncio.run(
+                post_all(
+                    f"{base}/elements/api-v2/instances",
+                    lambda i: {"json": body(i)},
+                    args.instances,
+                    args.concurrency,
+                    headers=headers,
+                )
+            )
+            exchange = {
+                "grant_type": "authorization_code",
+                "client_id": "pollhub-bench",
+                "client_secret": "bench-secret",
+                "redirect_uri": "https://client.example.com/oauth",
+                "scope": "files.readwrite offline_access",
+            }
+            bare, _, bare_failures = asyncio.run(
+                post_all(
+                    base + TOKEN_PATH,
+                    lambda i: {"data": {**exchange, "code": f"bare-{i}"}},
+                    args.instances,
+                    args.concurrency,
+                )
+            )
+        finally:
+            api.terminate()
+            api.wait()
+    latencies.sort()
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    print(f"database {database_url.split(':', 1)[0]}; {args.instances} instances, "
+          f"concurrency {args.concurrency}")  # fmt: skip
+    print(f"POST /instances      {rate:8.0f} /s   ({failures} failed)   latency p50 "
+          f"{statistics.median(latencies) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")  # fmt: skip
+    print(f"bare token exchange  {bare:8.0f} /s   ({bare_failures} failed)   "
+          f"ratio {rate / bare:.2f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
