@@ -168,6 +168,18 @@ def parse_notifications(body: Any) -> list[ChangeNotification]:
     return parsed
 
 
+def without_client_state(body: Any) -> Any:
+    """A notification body without its entries' ``clientState`` (the subscription's
+    secret, which proves a notification authentic and must go no further)."""
+    if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+        return body
+    value = [
+        {k: v for k, v in entry.items() if k != "clientState"} if isinstance(entry, dict) else entry
+        for entry in body["value"]
+    ]
+    return {**body, "value": value}
+
+
 async def read_all(api: ProviderApi, resource: SubscribableResource) -> list[ProviderChange]:
     """Every object of the resource now (to catch up after ``missed`` notifications)."""
     url: str | None = provider_url(f"{GRAPH}/{resource.resource}")

@@ -22,7 +22,7 @@ from pollhub.clock import clock
 from pollhub.db.models import Instance, WebhookSubscription
 from pollhub.delivery.outbox import ChangeEvent, enqueue_webhook_events
 from pollhub.elements import microsoftgraph as graph
-from pollhub.polling.fingerprints import Memory
+from pollhub.polling.fingerprints import MAX_OBJECT_ID_LENGTH, Memory, storable_object_id
 from pollhub.webhooks.inbox import FETCH_OBJECTS_KEY, hold_for_fetching
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ async def receive_changes(session: AsyncSession, instance: Instance, body: Any) 
     subscriptions = await _subscriptions(session, instance.id)
     accepted = [e for e in entries if _authentic(e.subscription_id, e.client_state, subscriptions)]
     _log_refused(instance.id, len(entries) - len(accepted))
+    accepted = _storable(instance.id, accepted)
     events: list[ChangeEvent] = []
     by_type: dict[str, list[graph.ChangeNotification]] = {}
     for entry in accepted:
@@ -68,8 +69,18 @@ async def receive_changes(session: AsyncSession, instance: Instance, body: Any) 
                 # Graph does not promise order, and never reuses an id: a change that
                 # arrives after the object's deletion is older news than the deletion.
                 continue
+            if previous is not None and entry.event_type == "CREATED":
+                # An object is created once: a creation of an object already reported is
+                # older than what was processed (a replay, or late), never news.
+                log.warning(
+                    "refused a creation notification for an object already reported",
+                    extra={"instance": instance.id, "subscription": entry.subscription_id},
+                )
+                continue
             memory.remember(session, entry.object_id, fingerprint, deleted)
             events.append(ChangeEvent(entry.event_type, entry.object_id, object_type, clock.now()))
+    # The clientState is the subscription's shared secret: never stored, never sent on.
+    body = graph.without_client_state(body)
     if instance.configuration.get(FETCH_OBJECTS_KEY) is True:
         # Fetching the objects is slow: it is left to a worker, Graph gets its 202 now.
         hold_for_fetching(session, instance.id, events, body)
@@ -126,6 +137,22 @@ def _authentic(
     # Compared even for unknown subscriptions, so timing tells nothing.
     matches = hmac.compare_digest(client_state.encode(), expected.encode())
     return row is not None and matches
+
+
+def _storable(
+    instance_id: int, entries: list[graph.ChangeNotification]
+) -> list[graph.ChangeNotification]:
+    # An id no database column can hold is no object Graph would name: skip it, loudly.
+    storable = [e for e in entries if storable_object_id(e.object_id)]
+    if len(storable) < len(entries):
+        log.warning(
+            "skipped %d webhook notification(s) whose object id is empty, over %d "
+            "characters or holds a NUL",
+            len(entries) - len(storable),
+            MAX_OBJECT_ID_LENGTH,
+            extra={"instance": instance_id},
+        )
+    return storable
 
 
 def _log_refused(instance_id: int, refused: int) -> None:
