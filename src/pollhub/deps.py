@@ -61,3 +61,6 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 
 # Ids are 32-bit on PostgreSQL; anything outside is refused as a 400, never sent to the DB.
 InstanceId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the instance's id")]
+EventId = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="eventId")
+]

@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     # webhook request.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_webhook_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    # What one instance may hold (each is repeated in every callback): tags, their length,
+    # configuration keys, and the configuration's size as JSON.
+    max_tags: int = Field(default=50, ge=0)
+    max_tag_length: int = Field(default=200, ge=1)
+    max_configuration_keys: int = Field(default=100, ge=1)
+    max_configuration_bytes: int = Field(default=64 * 1024, ge=1024)
     log_level: str = "INFO"
     # PostgreSQL connections one process keeps open, and how many more it may open at peaks.
     database_pool_size: int = Field(default=10, ge=1)

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pollhub.app import create_app
+from pollhub.settings import get_settings
 from tests.conftest import Tenant
 
 # HTTPS, as in production: the session cookie is Secure and a client only sends it there.
@@ -19,9 +20,12 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 @pytest.fixture
 async def console(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    sessionmaker: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """A browser-like client of the console (cookies kept, redirects not followed)."""
+    """A browser-like client of the console (cookies kept, redirects not followed), served
+    at its public URL."""
+    monkeypatch.setenv("POLLHUB_PUBLIC_URL", CONSOLE_URL)
+    get_settings.cache_clear()
     app = create_app()
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

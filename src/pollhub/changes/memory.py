@@ -12,6 +12,13 @@ from pollhub.clock import clock
 from pollhub.db.models import ObjectFingerprint
 
 _CHUNK = 500  # bound the IN (...) list well under every database's parameter limit
+MAX_OBJECT_ID_LENGTH = 500  # object_fingerprints.object_id
+
+
+def storable_object_id(object_id: str) -> bool:
+    """Whether an object id can be remembered: at most :data:`MAX_OBJECT_ID_LENGTH`
+    characters and no NUL (which PostgreSQL cannot store)."""
+    return 0 < len(object_id) <= MAX_OBJECT_ID_LENGTH and "\x00" not in object_id
 
 
 class Memory:

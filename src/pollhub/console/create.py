@@ -34,7 +34,7 @@ from .forms import (
     errors_by_field,
 )
 from .session import ConsoleSession, PendingAuthorization, new_state
-from .web import CallerDep, ConsoleRoute, ConsoleSessionDep, render, see_other
+from .web import CallerDep, ConsoleRoute, ConsoleSessionDep, public_url_for, render, see_other
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -77,7 +77,7 @@ async def start_authorization(
         )
         console.changed = True
         return see_other(request, "details_page", key=element.key)
-    redirect_uri = str(request.url_for("oauth_callback"))
+    redirect_uri = public_url_for(request, "oauth_callback")
     state = new_state()
     url = element.authorize_url(
         client_id=form.client_id,

@@ -14,7 +14,7 @@ from pollhub.clock import clock
 from pollhub.db.models import Instance
 from pollhub.delivery import service as delivery
 from pollhub.delivery.repository import STATUSES
-from pollhub.deps import SessionDep
+from pollhub.deps import EventId, InstanceId, SessionDep
 from pollhub.errors import Conflict
 from pollhub.instances import service as instances
 from pollhub.tenancy.service import Caller
@@ -53,7 +53,7 @@ TypeQuery = Annotated[str | None, Query(alias="type")]
 @router.get("/instances/{instance_id}/events")
 async def events_page(
     request: Request,
-    instance_id: int,
+    instance_id: InstanceId,
     db: SessionDep,
     caller: CallerDep,
     status: StatusQuery = None,
@@ -75,7 +75,7 @@ async def events_page(
 @router.get("/instances/{instance_id}/events/live")
 async def events_rows(
     request: Request,
-    instance_id: int,
+    instance_id: InstanceId,
     db: SessionDep,
     caller: CallerDep,
     status: StatusQuery = None,
@@ -89,7 +89,7 @@ async def events_rows(
 
 @router.get("/instances/{instance_id}/events/{event_id}")
 async def payload_page(
-    request: Request, instance_id: int, event_id: str, db: SessionDep, caller: CallerDep
+    request: Request, instance_id: InstanceId, event_id: EventId, db: SessionDep, caller: CallerDep
 ) -> Response:
     """One callback, with the exact body it carries."""
     notification = await delivery.get_notification(db, caller, instance_id, event_id)
@@ -108,8 +108,8 @@ async def payload_page(
 @router.post("/instances/{instance_id}/events/{event_id}/redeliver")
 async def redeliver(
     request: Request,
-    instance_id: int,
-    event_id: str,
+    instance_id: InstanceId,
+    event_id: EventId,
     db: SessionDep,
     caller: CallerDep,
     console: ConsoleSessionDep,

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from pollhub.catalog.service import elements_of
 from pollhub.db import configuration as keys
-from pollhub.deps import SessionDep, client_address
+from pollhub.deps import InstanceId, SessionDep, client_address
 from pollhub.elements import catalog
 from pollhub.errors import BadRequest, Unauthorized
 from pollhub.instances import service as instances
@@ -102,7 +102,7 @@ async def instances_page(request: Request, db: SessionDep, caller: CallerDep) ->
 @router.post("/instances/{instance_id}/events-enabled")
 async def set_events_enabled(
     request: Request,
-    instance_id: int,
+    instance_id: InstanceId,
     db: SessionDep,
     caller: CallerDep,
     console: ConsoleSessionDep,
@@ -124,7 +124,7 @@ async def set_events_enabled(
 @router.post("/instances/{instance_id}/poll")
 async def poll_instance_now(
     request: Request,
-    instance_id: int,
+    instance_id: InstanceId,
     db: SessionDep,
     caller: CallerDep,
     console: ConsoleSessionDep,
@@ -142,7 +142,7 @@ async def poll_instance_now(
 
 @router.get("/instances/{instance_id}/delete")
 async def delete_page(
-    request: Request, instance_id: int, db: SessionDep, caller: CallerDep
+    request: Request, instance_id: InstanceId, db: SessionDep, caller: CallerDep
 ) -> Response:
     """Ask before deleting."""
     instance = await instances.get_instance(db, caller, instance_id)
@@ -152,7 +152,7 @@ async def delete_page(
 @router.post("/instances/{instance_id}/delete")
 async def delete_instance_confirmed(
     request: Request,
-    instance_id: int,
+    instance_id: InstanceId,
     db: SessionDep,
     caller: CallerDep,
     console: ConsoleSessionDep,

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 from starlette.responses import Response
 
 from pollhub.deps import SessionDep
@@ -74,7 +75,7 @@ class ConsoleRoute(APIRoute):
                     await _check_csrf(request)
                 response = await handler(request)
             except SignInRequired:
-                response = RedirectResponse(str(request.url_for("sign_in_page")), 303)
+                response = RedirectResponse(public_url_for(request, "sign_in_page"), 303)
             except CsrfRefused:
                 response = error_page(
                     request,
@@ -156,4 +157,19 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
 
 def see_other(request: Request, route: str, **params: Any) -> RedirectResponse:
     """Redirect after a POST to the named console route (303: the browser GETs it)."""
-    return RedirectResponse(str(request.url_for(route, **params)), status_code=303)
+    return RedirectResponse(public_url_for(request, route, **params), status_code=303)
+
+
+def public_url_for(request: Request, route: str, **params: Any) -> str:
+    """The absolute URL of a console route on ``POLLHUB_PUBLIC_URL`` — never built from the
+    request's ``Host`` header, which the client chooses."""
+    return get_settings().public_url + str(request.app.url_path_for(route, **params))
+
+
+@pass_context
+def _template_url_for(context: dict[str, Any], name: str, /, **params: Any) -> str:
+    return public_url_for(context["request"], name, **params)
+
+
+# Links and form targets in every page, on the public URL too (replaces Starlette's).
+templates.env.globals["url_for"] = _template_url_for

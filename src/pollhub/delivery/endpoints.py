@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from pollhub.delivery import deliveries, service
 from pollhub.delivery.analytics import Bucket, Window, analytics
@@ -23,7 +23,7 @@ from pollhub.delivery.schemas import (
     RedeliveredOut,
     ReleasedOut,
 )
-from pollhub.deps import CallerDep, InstanceId, SessionDep
+from pollhub.deps import CallerDep, EventId, InstanceId, SessionDep
 
 router = APIRouter(prefix="/instances", tags=["events"])
 # Included before the instances router: "/instances/events" is not "/instances/{id}".
@@ -31,9 +31,6 @@ organization_router = APIRouter(prefix="/instances/events", tags=["events"])
 deliveries_router = APIRouter(prefix="/notifications/subscriptions/deliveries", tags=["events"])
 NEXT_PAGE_HEADER = "Elements-Next-Page-Token"
 TOTAL_HEADER = "Elements-Total-Count"
-EventId = Annotated[
-    str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="eventId")
-]
 StatusQuery = Annotated[
     str | None, Query(description="pending, retrying, delivered, failed or queued")
 ]

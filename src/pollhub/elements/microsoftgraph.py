@@ -176,6 +176,17 @@ class GraphWebhooks:
             )
         return parsed
 
+    def redact(self, body: Any) -> Any:
+        """The body without its entries' ``clientState`` (the subscription's secret, which
+        proves a notification authentic and must go no further)."""
+        if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+            return body
+        value = [
+            {k: v for k, v in e.items() if k != "clientState"} if isinstance(e, dict) else e
+            for e in body["value"]
+        ]
+        return {**body, "value": value}
+
     def parse_lifecycle(self, body: Any) -> list[LifecycleSignal]:
         """The entries of a lifecycle notification; a malformed body is a ValueError."""
         return [

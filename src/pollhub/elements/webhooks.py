@@ -91,6 +91,11 @@ class WebhookCapability(Protocol):
         """The changes of a notification body; a malformed body is a ValueError."""
         ...
 
+    def redact(self, body: Any) -> Any:
+        """The notification body without what must go no further (the subscription's
+        shared secret); this is what is stored and delivered."""
+        ...
+
     def parse_lifecycle(self, body: Any) -> list[LifecycleSignal]:
         """The entries of a lifecycle notification; a malformed body is a ValueError."""
         ...

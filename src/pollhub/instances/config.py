@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Literal
 
@@ -28,6 +29,7 @@ from pollhub.polling.config import (
     refresh_seconds,
 )
 from pollhub.polling.plan import check_resource
+from pollhub.settings import get_settings
 
 MASK = "********"
 # Keys the platform itself treats as secret (Cloud Elements masks the client id too); any
@@ -44,7 +46,9 @@ SECRET_KEYS = frozenset(
         "oauth.user.refresh_token",
     }
 )
-_SECRET_LOOKING = re.compile(r"secret|password|token|signature", re.IGNORECASE)
+# A key whose name says it holds a secret: apiKey, private_key, signature_key, passwd,
+# clientCredential… (a harmless key that happens to match is merely shown masked).
+_SECRET_LOOKING = re.compile(r"secret|passw(or)?d|token|credential|key|signature", re.IGNORECASE)
 _HTTP_URL: TypeAdapter[AnyHttpUrl] = TypeAdapter(AnyHttpUrl)
 
 
@@ -178,6 +182,26 @@ def is_secret_key(key: str, element: Element | None = None) -> bool:
     definition = element.definition if element is not None else None
     declared = definition.secret_keys() if definition is not None else frozenset()
     return key in declared or key in SECRET_KEYS or bool(_SECRET_LOOKING.search(key))
+
+
+def check_sizes(tags: list[str] | None, configuration: dict[str, Any] | None) -> None:
+    """Refuse, with a 400, tags or a configuration over the operator's limits
+    (``POLLHUB_MAX_TAGS``, ``POLLHUB_MAX_TAG_LENGTH``, ``POLLHUB_MAX_CONFIGURATION_KEYS``,
+    ``POLLHUB_MAX_CONFIGURATION_BYTES``)."""
+    settings = get_settings()
+    if tags is not None:
+        if len(tags) > settings.max_tags:
+            raise BadRequest(f"'tags': at most {settings.max_tags} tags")
+        if any(len(tag) > settings.max_tag_length for tag in tags):
+            raise BadRequest(f"'tags': a tag has at most {settings.max_tag_length} characters")
+    if configuration is not None:
+        if len(configuration) > settings.max_configuration_keys:
+            raise BadRequest(f"'configuration': at most {settings.max_configuration_keys} keys")
+        size = len(json.dumps(configuration, default=str).encode())
+        if size > settings.max_configuration_bytes:
+            raise BadRequest(
+                f"'configuration': at most {settings.max_configuration_bytes} bytes as JSON"
+            )
 
 
 def parse_configuration(element: Element, raw: dict[str, Any]) -> InstanceConfiguration:

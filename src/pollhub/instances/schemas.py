@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pollhub.polling.config import MAX_REFRESH_MINUTES
+
 
 class ElementRef(BaseModel):
     """``{"key": "onedrivev2"}`` (or the original's ``{"id": 146}``)."""
@@ -61,6 +63,23 @@ class _InstanceBody(BaseModel):
         return data
 
 
+# The configuration stays a free-form object (every key is kept), but the keys with bounds
+# are described, so clients and schema-driven tests (schemathesis) know and reach them.
+_CONFIGURATION_SCHEMA: dict[str, Any] = {
+    "properties": {
+        "event.poller.refresh_interval": {
+            "description": "minutes between polls (a number or a numeric string)",
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_REFRESH_MINUTES},
+                {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"},
+            ],
+        },
+        "event.notification.enabled": {"anyOf": [{"type": "boolean"}, {"type": "string"}]},
+    },
+    "examples": [{"event.poller.refresh_interval": MAX_REFRESH_MINUTES}],
+}
+
+
 ExternalAuthentication = Literal["none", "initial"]
 
 
@@ -70,7 +89,9 @@ class InstanceCreate(_InstanceBody):
 
     element: ElementRef | None = None
     providerData: ProviderData | None = None
-    configuration: dict[str, Any] = Field(default_factory=dict)
+    configuration: dict[str, Any] = Field(
+        default_factory=dict, json_schema_extra=_CONFIGURATION_SCHEMA
+    )
     tags: list[str] = Field(default_factory=list)
     name: str = Field(min_length=1, max_length=200)
     externalAuthentication: ExternalAuthentication = "none"
@@ -81,7 +102,9 @@ class InstanceUpdate(_InstanceBody):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     tags: list[str] | None = None
-    configuration: dict[str, Any] | None = None
+    configuration: dict[str, Any] | None = Field(
+        default=None, json_schema_extra=_CONFIGURATION_SCHEMA
+    )
     providerData: ProviderData | None = None
     externalAuthentication: ExternalAuthentication | None = None
 

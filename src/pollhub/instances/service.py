@@ -28,6 +28,7 @@ from pollhub.errors import BadRequest, Conflict, NotFound, Unauthorized
 from pollhub.instances.config import (
     MASK,
     InstanceConfiguration,
+    check_sizes,
     effective_poller_configuration,
     effective_vendor_type,
     is_secret_key,
@@ -60,6 +61,7 @@ async def create_instance(
     ``element`` is the one named by the path of ``/elements/{keyOrId}/instances``.
     """
     element = await _body_element(session, caller, body, element)
+    check_sizes(body.tags, body.configuration)
     config = parse_configuration(element, body.configuration)
     await _check_outbound_urls(element, config)
     imported = body.externalAuthentication == EXTERNAL_INITIAL
@@ -175,6 +177,7 @@ async def update_instance(
     (or, with ``externalAuthentication: "initial"``, with tokens in the configuration)."""
     instance = await get_instance(session, caller, instance_id, element=element)
     _refuse_while_draining(instance)
+    check_sizes(body.tags, None)
     if body.name is not None:
         instance.name = body.name
     if body.tags is not None:
@@ -216,6 +219,7 @@ async def replace_instance(
         and (await _body_element(session, caller, body, None)).key != own.key
     ):
         raise BadRequest(f"element 'key': instance {instance_id} is an instance of {own.key}")
+    check_sizes(body.tags, body.configuration)
     instance.name = body.name
     instance.tags = list(body.tags)
     await _reconfigure(
@@ -252,6 +256,7 @@ async def _reconfigure(
 ) -> None:
     element = element_of(instance)
     merged = _merge_configuration(instance, changes, replace=replace)
+    check_sizes(None, merged)
     config = parse_configuration(element, merged)
     await _check_outbound_urls(element, config)
     tokens = _imported_tokens(element, config) if imported else None
@@ -352,7 +357,7 @@ def configuration_warnings(instance: Instance) -> list[str]:
 def shown_configuration(instance: Instance) -> dict[str, Any]:
     """The configuration as the API shows it: values as the client sent them (``"15"``,
     ``"true"``) where it sent them, every secret as ``********`` — also a key its custom
-    element has declared secret since the value was stored."""
+    element has declared secret, or whose name says secret, since the value was stored."""
     element = _element_of(instance)
     shown = dict(instance.configuration)
     for key, value in (instance.configuration_sent or {}).items():
@@ -569,7 +574,7 @@ def _merge_configuration(
     for key, value in changes.items():
         if value is None:
             merged.pop(key, None)
-        elif value == MASK and key in instance.secrets:
+        elif value == MASK and key in merged:
             continue  # a client echoing back what GET showed keeps the stored secret
         else:
             merged[key] = value

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pollhub.changes.memory import Memory
+from pollhub.changes.memory import MAX_OBJECT_ID_LENGTH, Memory, storable_object_id
 from pollhub.changes.verdicts import classify
 from pollhub.clock import clock
 from pollhub.db.configuration import StoredConfiguration
@@ -48,10 +48,12 @@ async def receive_changes(
 
     A malformed body raises ValueError. The caller commits.
     """
-    entries = _capability(element).parse_changes(body)
+    hooks = _capability(element)
+    entries = hooks.parse_changes(body)
     subscriptions = await _subscriptions(session, instance.id)
     accepted = [e for e in entries if _authentic(e.subscription_id, e.client_state, subscriptions)]
     _log_refused(instance.id, len(entries) - len(accepted))
+    accepted = _storable(instance.id, accepted)
     events: list[ChangeEvent] = []
     by_type: dict[str, list[WebhookChange]] = {}
     for entry in accepted:
@@ -61,11 +63,20 @@ async def receive_changes(
             session, instance.id, object_type, [e.object_id for e in group], locked=True
         )
         for entry in group:
+            seen = memory.seen(entry.object_id)
+            if seen is not None and entry.kind == "created":
+                # An object is created once: a creation of an object already reported is
+                # older than what was processed (a replay, or late), never news.
+                log.warning(
+                    "refused a creation notification for an object already reported",
+                    extra={"instance": instance.id, "subscription": entry.subscription_id},
+                )
+                continue
             unknown = "UNKNOWN" if entry.kind is None else entry.kind.upper()
             verdict = classify(
                 entry.kind,
                 entry.version or unknown,
-                memory.seen(entry.object_id),
+                seen,
                 unseen=unknown,
                 # Notifications come in no promised order and ids are never reused: a
                 # change that arrives after the object's deletion is older news.
@@ -76,6 +87,8 @@ async def receive_changes(
                 events.append(
                     ChangeEvent(verdict.event_type, entry.object_id, object_type, clock.now())
                 )
+    # The subscription's shared secret is never stored, never sent on.
+    body = hooks.redact(body)
     if StoredConfiguration.of(instance).fetch_objects:
         # Fetching the objects is slow: it is left to a worker, the provider gets its 2xx now.
         hold_for_fetching(session, instance.id, events, body)
@@ -135,6 +148,20 @@ def _authentic(
     # Compared even for unknown subscriptions, so timing tells nothing.
     matches = hmac.compare_digest(client_state.encode(), expected.encode())
     return row is not None and matches
+
+
+def _storable(instance_id: int, entries: list[WebhookChange]) -> list[WebhookChange]:
+    # An id no database column can hold is no object a provider would name: skip it, loudly.
+    storable = [e for e in entries if storable_object_id(e.object_id)]
+    if len(storable) < len(entries):
+        log.warning(
+            "skipped %d webhook notification(s) whose object id is empty, over %d "
+            "characters or holds a NUL",
+            len(entries) - len(storable),
+            MAX_OBJECT_ID_LENGTH,
+            extra={"instance": instance_id},
+        )
+    return storable
 
 
 def _log_refused(instance_id: int, refused: int) -> None:
