@@ -13,7 +13,7 @@ from tests.conftest import Tenant
 API = "/elements/api-v2"
 
 
-async def test_the_catalog_lists_the_four_elements_and_how_they_deliver_events(
+async def test_the_catalog_lists_the_five_elements_and_how_they_deliver_events(
     client: httpx.AsyncClient, tenant: Tenant
 ) -> None:
     response = await client.get(f"{API}/elements", headers=tenant.headers)
@@ -22,6 +22,7 @@ async def test_the_catalog_lists_the_four_elements_and_how_they_deliver_events(
     mechanisms = {e["key"]: e["eventTypes"] for e in response.json()}
     assert mechanisms == {
         "docushareflex": ["polling"],
+        "dropbox": ["polling"],
         "googlesuite": ["polling"],
         "microsoftgraph": ["webhook"],
         "onedrivev2": ["polling"],

@@ -533,7 +533,14 @@ async def test_analytics_refuse_what_the_original_refused(
         headers=tenant.headers,
     )
 
+    ancient = await client.get(
+        f"{API}/instances/events/analytics",
+        params={"to": "0001-01-02T00:00:00"},
+        headers=tenant.headers,
+    )
+
     assert second.status_code == 400 and "interval" in second.json()["message"]
+    assert ancient.status_code == 400 and "'from' and 'to'" in ancient.json()["message"]
     assert foreign.status_code == 403 and set(foreign.json()) >= {"requestId", "message"}
 
 

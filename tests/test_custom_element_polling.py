@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from pollhub.settings import get_settings
 from tests.conftest import Tenant
 from tests.jsonserver import JsonServer, json_server
 from tests.live import Receiver
@@ -160,3 +161,44 @@ async def test_a_custom_element_polls_json_server_and_reports_each_change_once(
     polls = [r for r in tickets_server.requests() if r.startswith("GET /tickets?")]
     assert any("_page=2" in r and "_limit=2" in r for r in polls), polls
     assert all("updatedAt_gte=" in r for r in polls), polls
+
+
+async def test_the_hub_api_reads_a_custom_elements_resource_at_json_server(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    tickets_server: JsonServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("POLLHUB_ALLOW_PRIVATE_ADDRESSES", "true")  # json-server is local
+    get_settings.cache_clear()
+    await client.post(
+        f"{API}/elements", json=tickets_element(tickets_server.url), headers=tenant.headers
+    )
+    body = {
+        "element": {"key": "tickets"},
+        "name": "Support tickets",
+        "configuration": {"tickets.api.key": "tk-secret-1"},
+    }
+    created = await client.post(f"{API}/instances", json=body, headers=tenant.headers)
+    assert created.status_code == 200, created.text
+    headers = {
+        "Authorization": f"{tenant.headers['Authorization']}, Element {created.json()['token']}"
+    }
+    async with httpx.AsyncClient(base_url=tickets_server.url) as tickets:
+        for title in ("printer", "vpn", "laptop"):
+            await tickets.post("/tickets", json={"title": title, "updatedAt": now()})
+
+    where = {"where": "updatedAt>='2026-01-01T00:00:00.000Z'"}
+    first = await client.get(f"{API}/hubs/general/tickets", params=where, headers=headers)
+    following = await client.get(
+        f"{API}/hubs/general/tickets",
+        params={**where, "nextPage": first.headers["Elements-Next-Page-Token"]},
+        headers=headers,
+    )
+    one = await client.get(f"{API}/hubs/general/tickets/1", headers=headers)
+
+    assert first.status_code == 200, first.text
+    assert [t["title"] for t in first.json() + following.json()] == ["printer", "vpn", "laptop"]
+    assert one.json()["title"] == "old"
+    sent = tickets_server.requests()
+    assert any("updatedAt_gte=2026-01-01T00" in r and "_page=2" in r for r in sent), sent

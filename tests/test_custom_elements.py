@@ -418,14 +418,19 @@ async def test_a_poll_never_connects_to_a_private_address_once_they_are_refused(
 async def test_a_key_declared_secret_later_is_masked_from_then_on(
     client: httpx.AsyncClient, tenant: Tenant
 ) -> None:
-    plain = [{"key": "api.key", "type": "string", "required": True}]
-    await register(client, tenant, tickets(configuration=plain))
-    created = await client.post(f"{API}/instances", json=instance_body(), headers=tenant.headers)
-    # Its name says it is a key, so it is masked even before it is declared secret
-    # (issue 16, item 11).
-    assert created.json()["configuration"]["api.key"] == "********"
+    api_key = {"key": "api.key", "type": "secret", "required": True}
+    owner = {"key": "tickets.owner", "type": "string"}
+    await register(client, tenant, tickets(configuration=[api_key, owner]))
+    body = instance_body(**{"tickets.owner": "ann@example.com"})
+    created = await client.post(f"{API}/instances", json=body, headers=tenant.headers)
+    assert created.json()["configuration"]["tickets.owner"] == "ann@example.com"
 
-    await client.put(f"{API}/elements/tickets", json=tickets(), headers=tenant.headers)
+    secret_owner = {**owner, "type": "secret"}
+    await client.put(
+        f"{API}/elements/tickets",
+        json=tickets(configuration=[api_key, secret_owner]),
+        headers=tenant.headers,
+    )
     shown = await client.get(f"{API}/instances/{created.json()['id']}", headers=tenant.headers)
 
-    assert shown.json()["configuration"]["api.key"] == "********"
+    assert shown.json()["configuration"]["tickets.owner"] == "********"

@@ -57,7 +57,7 @@ def test_the_demo_prints_callbacks_as_they_arrive_when_piped_and_exits_cleanly(
     assert summary and int(summary.group(2)) > 0, output[-3000:]
     assert f"http://127.0.0.1:{port}/docs" in output
     assert f"http://127.0.0.1:{port}/sandbox/docs" in output
-    for element in ("onedrivev2", "googlesuite", "docushareflex", "microsoftgraph"):
+    for element in ("onedrivev2", "googlesuite", "docushareflex", "microsoftgraph", "dropbox"):
         assert f"({element}): HTTP 200" in output
     assert "Traceback" not in errors
 

@@ -40,9 +40,13 @@ def exec_form(text: str) -> list[str]:
 
 
 @pytest.fixture
-def postgres_env(database_url: str, tmp_path: Path) -> dict[str, str]:
+def postgres_env(
+    database_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> dict[str, str]:
     if not database_url.startswith("postgresql"):
         pytest.skip("compose runs pollhub on PostgreSQL; this is the PostgreSQL run's test")
+    # An empty database: instances left by earlier tests were encrypted with another key.
+    request.getfixturevalue("sessionmaker")
     env = {k: v for k, v in os.environ.items() if not k.startswith("POLLHUB_")}
     env.update(
         {

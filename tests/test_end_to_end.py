@@ -166,3 +166,53 @@ async def test_graph_calendar_changes_arrive_by_webhook(
         ("events", event_id, "UPDATED"),
         ("events", event_id, "DELETED"),
     ]
+
+
+async def test_dropbox_file_changes_arrive_once_each_from_the_list_folder_cursor(
+    http: httpx.AsyncClient, tenant: Tenant, receiver: tuple[Receiver, str]
+) -> None:
+    recorder, callback_url = receiver
+    control = "/sandbox/control/dropbox/files"
+    await http.post(control, json={"path": "/Before/old.txt"})  # the baseline: not news
+    body = {
+        "element": {"key": "dropbox"},
+        "providerData": {"code": "dropbox-code"},
+        "name": "my dropbox",
+        "configuration": {
+            "oauth.api.key": "app-key",
+            "oauth.api.secret": "app-secret",
+            "oauth.callback.url": "https://www.mycoolapplication.com/auth",
+            "event.notification.enabled": True,
+            "event.notification.callback.url": callback_url,
+            "event.poller.refresh_interval": "0.02",
+        },
+    }
+    created = await http.post(f"{API}/instances", json=body, headers=tenant.headers)
+    assert created.status_code == 200, created.text
+    instance_id = created.json()["id"]
+
+    async def baselined() -> bool:
+        status = await http.get(f"{API}/instances/{instance_id}/poller", headers=tenant.headers)
+        return all(s["baselined"] for s in status.json())
+
+    await _wait_for(baselined)
+    report = (await http.post(control, json={"path": "/Reports/Q3.pdf", "size": 1})).json()
+    await _wait_for(lambda: _arrived(recorder, 2))  # the file, and its new folder
+    await http.patch(f"{control}/{report['id']}", json={"size": 2})
+    await _wait_for(lambda: _arrived(recorder, 3))
+    await http.delete(f"{control}/{report['id']}")
+    await _wait_for(lambda: _arrived(recorder, 4))
+
+    await asyncio.sleep(2.5)  # a few more polls: nothing extra may arrive
+    received = [(e["objectType"], e["objectId"], e["eventType"]) for e in recorder.events()]
+    assert received == [
+        ("events", "/reports", "CREATED"),
+        ("events", "/reports/q3.pdf", "CREATED"),
+        ("events", "/reports/q3.pdf", "UPDATED"),
+        ("events", "/reports/q3.pdf", "DELETED"),
+    ]
+    assert recorder.callbacks[0].json["message"]["elementKey"] == "dropbox"
+
+
+async def _arrived(recorder: Receiver, count: int) -> bool:
+    return len(recorder.events()) >= count

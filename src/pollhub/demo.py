@@ -34,8 +34,10 @@ from rich.table import Table
 from rich.text import Text
 
 from pollhub.app import API_PREFIX, create_app
+from pollhub.db import configuration as keys
 from pollhub.db.engine import create_engine, create_sessionmaker
 from pollhub.db.migrate import upgrade_to_head_async
+from pollhub.sandbox.recipes import DEMO_CHANGES, DEMO_INSTANCES
 from pollhub.settings import get_settings
 from pollhub.tenancy.service import create_organization
 
@@ -63,93 +65,28 @@ def configure_environment(port: int, database: Path) -> None:
 
 
 def instance_bodies(callback_url: str) -> list[dict[str, Any]]:
-    """One instance per element, as the seed documents write them (placeholders filled)."""
+    """One instance per element the sandbox simulates (the seed documents' bodies)."""
     events = {
-        "event.notification.enabled": "true",
-        "event.notification.callback.url": callback_url,
-        "event.notification.signature.key": SIGNATURE_KEY,
-        "event.poller.refresh_interval": REFRESH_MINUTES,
+        keys.EVENTS_ENABLED: "true",
+        keys.CALLBACK_URL: callback_url,
+        keys.SIGNATURE_KEY: SIGNATURE_KEY,
+        keys.REFRESH_INTERVAL: REFRESH_MINUTES,
     }
     oauth = {
-        "oauth.api.key": "demo-client-id",
-        "oauth.api.secret": "demo-client-secret",
-        "oauth.callback.url": "https://www.yourcallbackurl.com/oauth2callback",
+        keys.OAUTH_API_KEY: "demo-client-id",
+        keys.OAUTH_API_SECRET: "demo-client-secret",
+        keys.OAUTH_CALLBACK_URL: "https://www.yourcallbackurl.com/oauth2callback",
     }
     return [
         {
-            "element": {"key": "onedrivev2"},
+            "element": {"key": demo.element_key},
             "providerData": {"code": "demo-code"},
-            "configuration": {**oauth, **events},
+            "configuration": {**oauth, **events, **demo.configuration},
             "tags": ["demo"],
-            "name": "Demo OneDrive",
-        },
-        {
-            "element": {"key": "googlesuite"},
-            "providerData": {"code": "demo-code"},
-            "configuration": {**oauth, **events, "event.notification.enabled": True},
-            "tags": ["demo"],
-            "name": "Demo Google Suite",
-        },
-        {
-            "element": {"key": "docushareflex"},
-            "providerData": {"code": "demo-code"},
-            "configuration": {
-                **oauth,
-                **events,
-                "event.vendor.type": "polling",
-                "docushare.domain": "demo.docushareflex.com",
-            },
-            "name": "Demo DocuShare Flex",
-        },
-        {
-            "element": {"key": "microsoftgraph"},
-            "providerData": {"code": "demo-code"},
-            "configuration": {
-                **oauth,
-                **events,
-                "oauth.scope": "Calendars.Read Calendars.ReadWrite offline_access",
-            },
-            "tags": ["demo"],
-            "name": "Demo Microsoft Graph",
-        },
+            "name": demo.name,
+        }
+        for demo in DEMO_INSTANCES
     ]
-
-
-Fields = Callable[[int], dict[str, Any]]
-# (element, sandbox collection, fields of a new object, fields of an update)
-_CHANGES: list[tuple[str, str, Fields, Fields]] = [
-    ("onedrivev2", "files", lambda n: {"name": f"report-{n}.docx"}, lambda n: {"size": n}),
-    (
-        "docushareflex",
-        "documents",
-        lambda n: {"title": f"Contract {n}"},
-        lambda n: {"title": f"Contract {n} v2"},
-    ),
-    (
-        "googlesuite",
-        "calendar-events",
-        lambda n: {"summary": f"Meeting {n}"},
-        lambda n: {"summary": f"Meeting {n} (moved)"},
-    ),
-    (
-        "googlesuite",
-        "contact-groups",
-        lambda n: {"name": f"Team {n}"},
-        lambda n: {"name": f"Team {n} renamed"},
-    ),
-    (
-        "googlesuite",
-        "messages",
-        lambda n: {"subject": f"Hello {n}"},
-        lambda n: {"addLabelIds": ["STARRED"]},
-    ),
-    (
-        "microsoftgraph",
-        "events",
-        lambda n: {"subject": f"Standup {n}"},
-        lambda n: {"subject": f"Standup {n} (moved)"},
-    ),
-]
 
 
 def signature_verdict(body: bytes, header: str | None, key: str = SIGNATURE_KEY) -> str:
@@ -202,7 +139,7 @@ class Board:
             style="bold",
         )
         return Group(
-            Text(urls), *(Text(note, style="dim") for note in self.notes[-4:]), table, counts
+            Text(urls), *(Text(note, style="dim") for note in self.notes[-6:]), table, counts
         )
 
 
@@ -290,16 +227,16 @@ async def _make_changes(
     for n in itertools.count(1):
         if serving.done() or (deadline is not None and time.monotonic() > deadline):
             return
-        element, collection, new, changed = rng.choice(_CHANGES)
-        objects = existing.setdefault((element, collection), [])
-        path = f"/sandbox/control/{element}/{collection}"
+        change = rng.choice(DEMO_CHANGES)
+        objects = existing.setdefault((change.element_key, change.collection), [])
+        path = f"/sandbox/control/{change.element_key}/{change.collection}"
         action = rng.choice(["create", "update", "delete", "create"]) if objects else "create"
         if action == "create":
-            response = await http.post(path, json=new(n))
+            response = await http.post(path, json=change.new(n))
             if response.status_code < 300:
                 objects.append(str(response.json()["id"]))
         elif action == "update":
-            response = await http.patch(f"{path}/{rng.choice(objects)}", json=changed(n))
+            response = await http.patch(f"{path}/{rng.choice(objects)}", json=change.changed(n))
         else:
             response = await http.delete(f"{path}/{objects.pop(rng.randrange(len(objects)))}")
         board.changes += response.status_code < 300

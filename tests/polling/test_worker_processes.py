@@ -21,9 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pollhub.clock import clock
 from pollhub.db.models import Instance, PollState
-from pollhub.elements.onedrive import ELEMENT
+from pollhub.elements import catalog
 from tests.conftest import Tenant
 from tests.delivery.conftest import free_port
+
+ONEDRIVE = catalog()["onedrivev2"]
 
 POLLHUB = str(Path(sys.executable).with_name("pollhub"))
 
@@ -80,7 +82,7 @@ async def add_polled_drives(
         "event.notification.enabled": True,
         "event.notification.callback.url": "http://127.0.0.1:9/never-called",
         "event.poller.refresh_interval": 1,
-        "event.poller.configuration": ELEMENT.default_poller_configuration(),
+        "event.poller.configuration": ONEDRIVE.default_poller_configuration(),
     }
     ids = (
         await session.scalars(
@@ -89,7 +91,7 @@ async def add_polled_drives(
                 {
                     "organization_id": tenant.organization_id,
                     "user_id": tenant.user_id,
-                    "element_key": ELEMENT.key,
+                    "element_key": ONEDRIVE.key,
                     "name": f"drive {i}",
                     "tags": [],
                     "token": f"t{i}",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from pollhub.catalog import service
 from pollhub.catalog.schemas import ElementDeleted, ElementOut, OAuthUrlOut
@@ -67,6 +68,7 @@ async def delete_element(key: str, session: SessionDep, caller: CallerDep) -> El
 @router.get("/{key}/oauth/url", response_model=OAuthUrlOut)
 async def oauth_url(
     key: str,
+    request: Request,
     session: SessionDep,
     caller: CallerDep,
     apiKey: Annotated[str | None, Query(description="the OAuth client id")] = None,
@@ -74,9 +76,12 @@ async def oauth_url(
     callbackUrl: Annotated[str | None, Query(description="the OAuth redirect URI")] = None,
     scope: Annotated[str | None, Query()] = None,
     state: Annotated[str | None, Query(description="defaults to the element key")] = None,
-    siteAddress: Annotated[str | None, Query(description="DocuShare Flex site domain")] = None,
 ) -> OAuthUrlOut:
-    """The provider page where a user grants access; it redirects back with a ``code``."""
+    """The provider page where a user grants access; it redirects back with a ``code``.
+
+    Elements whose provider URL depends on the instance (a per-customer site) take that
+    value from the query parameter their definition names (DocuShare Flex: ``siteAddress``).
+    """
     element = await service.element_or_404(session, caller.organization_id, key)
     if not element.authorization_url:
         raise BadRequest(f"{key} does not authenticate with OAuth 2.0")
@@ -84,7 +89,7 @@ async def oauth_url(
         raise BadRequest("query parameter 'apiKey' is required")
     if not callbackUrl:
         raise BadRequest("query parameter 'callbackUrl' is required")
-    configuration = {"docushare.domain": siteAddress} if siteAddress else {}
+    configuration = _configuration_from_query(element, request.query_params)
     try:
         url = element.authorize_url(
             client_id=apiKey,
@@ -95,9 +100,30 @@ async def oauth_url(
         )
     except KeyError as exc:
         raise BadRequest(
-            f"query parameter 'siteAddress' is required for {key} (its '{exc.args[0]}')"
+            f"query parameter '{_parameter_for(element, exc.args[0])}' is required for {key} "
+            f"(its '{exc.args[0]}')"
         ) from exc
     return OAuthUrlOut(oauthUrl=url, element=element.key)
+
+
+def _configuration_from_query(element: Element, query: Mapping[str, str]) -> dict[str, Any]:
+    """The element's configuration keys given as query parameters, checked."""
+    found: dict[str, Any] = {}
+    keys = element.definition.configuration if element.definition is not None else []
+    for entry in keys:
+        value = query.get(entry.oauthUrlParameter or entry.key)
+        if value:
+            try:
+                found[entry.key] = entry.check(value)
+            except ValueError as exc:
+                name = entry.oauthUrlParameter or entry.key
+                raise BadRequest(f"query parameter '{name}': {exc}") from exc
+    return found
+
+
+def _parameter_for(element: Element, key: str) -> str:
+    entry = element.definition.configuration_key(key) if element.definition else None
+    return (entry.oauthUrlParameter if entry else None) or key
 
 
 def _view(element: Element) -> ElementOut:

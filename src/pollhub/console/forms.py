@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from pollhub.db import configuration as keys
 from pollhub.elements.base import Element
 from pollhub.instances.schemas import InstanceCreate
 
@@ -22,17 +23,17 @@ from .session import PendingAuthorization
 
 FORM_ERROR = "_form"
 _QUOTED = re.compile(r"'([^']+)'")
-_POLLER = "event.poller.configuration"
+_POLLER = keys.POLLER_CONFIGURATION
 _FIELD_BY_KEY = {
     "name": "name",
     "tags": "tags",
-    "event.notification.enabled": "events_enabled",
-    "event.notification.callback.url": "callback_url",
-    "event.notification.signature.key": "signature_key",
-    "event.poller.refresh_interval": "refresh_interval",
-    "oauth.api.key": "client_id",
-    "oauth.api.secret": "client_secret",
-    "oauth.scope": "scope",
+    keys.EVENTS_ENABLED: "events_enabled",
+    keys.CALLBACK_URL: "callback_url",
+    keys.SIGNATURE_KEY: "signature_key",
+    keys.REFRESH_INTERVAL: "refresh_interval",
+    keys.OAUTH_API_KEY: "client_id",
+    keys.OAUTH_API_SECRET: "client_secret",
+    keys.OAUTH_SCOPE: "scope",
     _POLLER: "resources",
 }
 
@@ -94,9 +95,9 @@ class ConnectForm:
     def as_configuration(self, element: Element) -> dict[str, Any]:
         """The instance configuration this much of the form gives."""
         oauth = {
-            "oauth.api.key": self.client_id,
-            "oauth.api.secret": self.client_secret,
-            "oauth.scope": self.scope,
+            keys.OAUTH_API_KEY: self.client_id,
+            keys.OAUTH_API_SECRET: self.client_secret,
+            keys.OAUTH_SCOPE: self.scope,
         }
         given = {k: v for k, v in self.configuration.items() if v}
         return {**oauth, **given} if element.uses_oauth else given
@@ -175,23 +176,23 @@ class CreateForm:
         """The ``POST /instances`` body this form means, or the fields it cannot parse."""
         errors: Errors = {}
         oauth = {
-            "oauth.api.key": pending.client_id,
-            "oauth.api.secret": pending.client_secret,
-            "oauth.callback.url": pending.redirect_uri,
-            "oauth.scope": pending.scope,
+            keys.OAUTH_API_KEY: pending.client_id,
+            keys.OAUTH_API_SECRET: pending.client_secret,
+            keys.OAUTH_CALLBACK_URL: pending.redirect_uri,
+            keys.OAUTH_SCOPE: pending.scope,
         }
         configuration: dict[str, Any] = {
             **(oauth if element.uses_oauth else {}),
             **pending.configuration,
-            "event.notification.enabled": self.events_enabled,
+            keys.EVENTS_ENABLED: self.events_enabled,
         }
         if self.callback_url:
-            configuration["event.notification.callback.url"] = self.callback_url
+            configuration[keys.CALLBACK_URL] = self.callback_url
         if self.signature_key:
-            configuration["event.notification.signature.key"] = self.signature_key
-        if element.event_mechanism == "polling":
+            configuration[keys.SIGNATURE_KEY] = self.signature_key
+        if element.polls:
             if self.refresh_interval:
-                configuration["event.poller.refresh_interval"] = self.refresh_interval
+                configuration[keys.REFRESH_INTERVAL] = self.refresh_interval
             configuration[_POLLER] = self._poller_configuration(errors)
         body = {
             "element": {"key": element.key},

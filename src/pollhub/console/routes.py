@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from pollhub.catalog.service import elements_of
+from pollhub.db import configuration as keys
 from pollhub.deps import InstanceId, SessionDep, client_address
 from pollhub.elements import catalog
 from pollhub.errors import BadRequest, Unauthorized
@@ -108,7 +109,7 @@ async def set_events_enabled(
 ) -> Response:
     """Turn an instance's events on or off."""
     enabled = text(await request.form(), "enabled") == "true"
-    change = InstanceUpdate(configuration={"event.notification.enabled": enabled})
+    change = InstanceUpdate(configuration={keys.EVENTS_ENABLED: enabled})
     try:
         instance = await instances.update_instance(db, caller, instance_id, change)
     except BadRequest as exc:

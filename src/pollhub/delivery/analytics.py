@@ -26,6 +26,8 @@ INTERVALS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": 
 _SQLITE_FORMATS = {"minute": "%Y-%m-%d %H:%M:00", "hour": "%Y-%m-%d %H:00:00", "day": "%Y-%m-%d"}
 MAX_BUCKETS = 10_000
 DEFAULT_WINDOW = timedelta(days=1)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class Window:
         if interval not in INTERVALS:
             raise BadRequest(f"'interval' must be one of {', '.join(INTERVALS)}, not '{interval}'")
         end = _utc(end) if end is not None else clock.now()
+        if not EARLIEST < end <= LATEST or (start is not None and not _utc(start) >= EARLIEST):
+            raise BadRequest("'from' and 'to' must lie between 1970 and 9000")
         start = _utc(start) if start is not None else end - DEFAULT_WINDOW
         if start >= end:
             raise BadRequest("'from' must be earlier than 'to'")

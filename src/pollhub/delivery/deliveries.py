@@ -50,6 +50,8 @@ class DeliveryFilter:
 def parse_where(where: str | None) -> DeliveryFilter:
     """Read the ``where`` parameter; anything else than ``field = value`` joined by ``and``
     over the known fields is a :class:`BadRequest` naming the part it could not read."""
+    if where and "\x00" in where:
+        raise BadRequest("'where' contains a NUL character")
     values: dict[str, str] = {}
     for part in _AND.split(where.strip()) if where and where.strip() else []:
         match = _CONDITION.fullmatch(part)

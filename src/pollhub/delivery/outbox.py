@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pollhub.clock import clock
+from pollhub.db.configuration import StoredConfiguration
 from pollhub.db.models import Instance, Notification
-from pollhub.delivery.callback_settings import CALLBACK_URL_KEY, FAILURE_POLICY_KEY, QUEUE
+from pollhub.delivery.callback_settings import FAILURE_POLICY_KEY, QUEUE
 from pollhub.delivery.envelope import (
     EnvelopeEvent,
     EnvelopeInstance,
@@ -114,7 +115,7 @@ async def _first_status(session: AsyncSession, instance: Instance) -> str:
 
 
 def _wants_events(instance: Instance) -> bool:
-    return bool(instance.events_enabled and instance.configuration.get(CALLBACK_URL_KEY))
+    return bool(instance.events_enabled and StoredConfiguration.of(instance).callback_url)
 
 
 def _batches(events: Sequence[ChangeEvent], size: int) -> list[Sequence[ChangeEvent]]:
@@ -162,7 +163,7 @@ def _add(
         event_id=event_id,
         instance_id=instance.id,
         organization_id=instance.organization_id,
-        callback_url=str(instance.configuration[CALLBACK_URL_KEY]),
+        callback_url=str(StoredConfiguration.of(instance).callback_url),
         body=body,
         object_type=_distinct(event.object_type for event in batch)[:200],
         event_types=_distinct(event.event_type for event in batch)[:100],

@@ -30,7 +30,6 @@ from standardwebhooks import Webhook
 
 from pollhub import __version__
 
-SIGNATURE_KEY = "event.notification.signature.key"
 _DERIVATION_LABEL = b"pollhub standard-webhooks v1"
 _USER_AGENT = f"pollhub/{__version__}"
 

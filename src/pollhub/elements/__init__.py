@@ -1,19 +1,16 @@
-"""The element catalog: every module in this package that defines ``ELEMENT``."""
+"""The element catalog: the built-in elements (definition files) and custom ones."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Mapping
 from functools import cache
 from typing import Any, Protocol
 
 from pollhub.elements.base import Element
+from pollhub.elements.builtin import builtin_elements
 from pollhub.elements.custom import custom_element
 
 __all__ = ["Element", "ElementHolder", "catalog", "custom_element", "element_of", "get_element"]
-
-_NOT_ELEMENTS = {"base", "urls", "custom", "definition"}
 
 
 class ElementHolder(Protocol):
@@ -29,16 +26,8 @@ class ElementHolder(Protocol):
 
 @cache
 def catalog() -> dict[str, Element]:
-    """All known elements by key, in a stable order."""
-    found: dict[str, Element] = {}
-    for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if module_info.name in _NOT_ELEMENTS or module_info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{module_info.name}")
-        element = getattr(module, "ELEMENT", None)
-        if isinstance(element, Element):
-            found[element.key] = element
-    return found
+    """All built-in elements by key, in a stable order (one definition file each)."""
+    return builtin_elements()
 
 
 def get_element(key: str) -> Element | None:

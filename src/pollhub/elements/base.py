@@ -25,6 +25,7 @@ from pollhub.elements.resources import (
     match_resource,
 )
 from pollhub.elements.urls import provider_url
+from pollhub.elements.webhooks import WebhookCapability
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,16 @@ class Element:
     base_url: str = ""
     hub_resources: Mapping[str, ResourceDefinition] = field(default_factory=dict)
     change_feeds: Mapping[str, ChangeReader] = field(default_factory=dict)
+    # Set for elements whose provider pushes changes (the webhook mechanism).
+    webhooks: WebhookCapability | None = None
     # Set for an element built from a definition: its authentication and configuration keys.
     definition: ElementDefinition | None = None
     rate_limits: RateLimits = RateLimits()
+
+    @property
+    def polls(self) -> bool:
+        """Whether pollhub polls this provider (else the provider pushes webhooks)."""
+        return self.webhooks is None
 
     def resolve(self, template: str, configuration: Mapping[str, Any]) -> str:
         """Fill ``{config.key}`` placeholders (e.g. ``{docushare.domain}``) and apply

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pollhub.elements.resources import ResourceDefinition
+from pollhub.elements.resources import ResourceDefinition, match_resource
 
 ELEMENT_KEY_PATTERN = r"^[a-z][a-z0-9_-]{1,63}$"
 # Dotted lower-case words, like the platform's own keys (``oauth.api.key``).
@@ -127,6 +127,12 @@ class ConfigurationKey(_Strict):
     required: bool = False
     default: str | int | float | bool | None = None
     validation: Validation | None = None
+    oauthUrlParameter: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$",
+        description="the query parameter of GET /elements/{key}/oauth/url that gives this "
+        "key's value (e.g. siteAddress for a per-customer site)",
+    )
 
     @property
     def secret(self) -> bool:
@@ -233,7 +239,7 @@ class ElementDefinition(BaseModel):
                     f"{where}: configuration key '{key}' is not declared in 'configuration'"
                 )
         for name in self.defaultPollerConfiguration or {}:
-            if name not in self.resources:
+            if match_resource(self.resources, name, objects=False) is None:
                 raise ValueError(f"defaultPollerConfiguration.{name}: no such resource")
         return self
 

@@ -17,10 +17,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pollhub.clock import clock
-from pollhub.elements.base import Element, PollableResource
 from pollhub.elements.http import ProviderApi
-from pollhub.elements.reading import ChangeKind, ProviderChange, ReadRequest, ReadResult
-from pollhub.elements.resources import PageSize, Pagination, ResourceDefinition
+from pollhub.elements.reading import (
+    ChangeKind,
+    ChangeReader,
+    ProviderChange,
+    ReadRequest,
+    ReadResult,
+)
 from pollhub.elements.urls import provider_url
 
 # Documents are found by modified date, so each read reaches back this far before the last
@@ -28,15 +32,6 @@ from pollhub.elements.urls import provider_url
 # little behind ours, is still seen. The poller's fingerprints drop what was already reported.
 # It never reaches back past the first read: what happened before it is not news.
 OVERLAP = timedelta(minutes=2)
-
-_DATES = {
-    "updatedDateField": "modified_date",
-    "updatedDateFormat": "yyyy-MM-dd'T'HH:mm:ss'Z'",
-    "updatedDateTimezone": "GMT",
-    "createdDateField": "create_date",
-    "createdDateFormat": "yyyy-MM-dd'T'HH:mm:ss'Z'",
-    "createdDateTimezone": "GMT",
-}
 
 
 async def read_documents(api: ProviderApi, request: ReadRequest) -> ReadResult:
@@ -74,57 +69,5 @@ def _parse(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-_DOCUMENTS = {
-    "path": "/objects",
-    "object": "/objects/{id}",
-    "query": {"type": "Document"},
-    "list": "items",
-    "idField": "handle",
-    "pagination": Pagination(type="nextLink", field="next"),
-    "pageSize": PageSize(param="pageSize", maximum=200),
-    "filters": {
-        "modified_date": {">": "modifiedAfter", ">=": "modifiedAfter"},
-        "title": {"=": "title", "like": "titleLike"},
-        "owner": {"=": "owner"},
-    },
-    "datesConfiguration": _DATES,
-    "deletedWhen": "deleted = true",
-}
-
-HUB_RESOURCES = {
-    "documents": ResourceDefinition(
-        description="Documents of the site; where modified_date > … is sent as "
-        "modifiedAfter (deleted documents then come back marked deleted), title and owner "
-        "as the site's own query.",
-        **_DOCUMENTS,
-    ),
-    "events": ResourceDefinition(
-        changeFeed="documentsSince",
-        description="Every created, changed or deleted document, by modified date.",
-        **_DOCUMENTS,
-    ),
-}
-
-ELEMENT = Element(
-    key="docushareflex",
-    name="DocuShare Flex",
-    hub="documents",
-    event_mechanism="polling",
-    description="Documents of one DocuShare Flex site, by their modified date.",
-    authorization_url="https://{docushare.domain}/oauth2/authorize",
-    token_url="https://{docushare.domain}/oauth2/token",
-    default_scope="read offline_access",
-    required_configuration=("docushare.domain",),
-    base_url="https://{docushare.domain}/api/v1",
-    hub_resources=HUB_RESOURCES,
-    change_feeds={"documentsSince": read_documents},
-    resources=(
-        PollableResource(
-            name="events",
-            url="/hubs/documents/events",
-            id_field="handle",
-            dates=_DATES,
-            description="Every created, changed or deleted document on the site.",
-        ),
-    ),
-)
+# The change feeds this element's definition file names (definitions/*.json).
+CHANGE_FEEDS: dict[str, ChangeReader] = {"documentsSince": read_documents}

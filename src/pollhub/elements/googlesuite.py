@@ -8,47 +8,20 @@ https://developers.google.com/gmail/api/guides/sync
 
 from typing import Any
 
-from pollhub.elements.base import Element, PollableResource, RateLimits
 from pollhub.elements.http import ProviderApi, ProviderError, ProviderGone, ProviderNotFound
 from pollhub.elements.reading import (
     ChangeKind,
+    ChangeReader,
     CursorExpired,
     ProviderChange,
     ReadRequest,
     ReadResult,
 )
-from pollhub.elements.resources import (
-    FilterTarget,
-    PageSize,
-    Pagination,
-    Parent,
-    ResourceDefinition,
-)
 from pollhub.elements.urls import provider_url
-from pollhub.elements.where import Operator
 
 CALENDAR = "https://www.googleapis.com/calendar/v3"
 PEOPLE = "https://people.googleapis.com/v1"
 GMAIL = "https://gmail.googleapis.com/gmail/v1"
-
-_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"
-_CALENDAR_DATES = {
-    "updatedDateField": "updated",
-    "updatedDateFormat": _FORMAT,
-    "updatedDateTimezone": "GMT",
-    "createdDateField": "created",
-    "createdDateFormat": _FORMAT,
-    "createdDateTimezone": "GMT",
-}
-# People reports only an update time, so Cloud Elements used it for both dates.
-_GROUP_DATES = {
-    "updatedDateField": "metadata.updateTime",
-    "updatedDateFormat": _FORMAT,
-    "updatedDateTimezone": "GMT",
-    "createdDateField": "metadata.updateTime",
-    "createdDateFormat": _FORMAT,
-    "createdDateTimezone": "GMT",
-}
 
 
 async def _pages(
@@ -68,17 +41,6 @@ async def _pages(
 def _is_expired_sync_token(exc: ProviderError) -> bool:
     # Calendar answers 410; People answers 400 FAILED_PRECONDITION "Sync token is expired".
     return isinstance(exc, ProviderGone) or (exc.status == 400 and "sync token" in str(exc).lower())
-
-
-# People connections carry their update time per source; the first is the contact's own.
-_CONTACT_DATES = {
-    "updatedDateField": "metadata.sources.0.updateTime",
-    "updatedDateFormat": _FORMAT,
-    "updatedDateTimezone": "GMT",
-    "createdDateField": "metadata.sources.0.updateTime",
-    "createdDateFormat": _FORMAT,
-    "createdDateTimezone": "GMT",
-}
 
 
 # ---------------------------------------------------------------- Calendar
@@ -222,146 +184,9 @@ async def _message(api: ProviderApi, stub: dict[str, Any]) -> dict[str, Any]:
         return stub  # deleted since; its messagesDeleted record follows
 
 
-_CURSOR = {"pagination": Pagination(type="cursor", field="nextPageToken", param="pageToken")}
-_UPDATED_MIN: dict[Operator, str | FilterTarget] = {">": "updatedMin", ">=": "updatedMin"}
-_CALENDARS = Parent(
-    placeholder="calendarId", resource="calendars", field="id", aliases={"primary": "primary"}
-)
-_EVENTS = {
-    "base": CALENDAR,
-    "path": "/calendars/{calendarId}/events",
-    "object": "/calendars/{calendarId}/events/{id}",
-    "list": "items",
-    "query": {"showDeleted": "true"},
-    "pageSize": PageSize(param="maxResults", maximum=2500),
-    "filters": {"updated": _UPDATED_MIN},
-    "datesConfiguration": _CALENDAR_DATES,
-    "deletedWhen": "status = 'cancelled'",
-    "parent": _CALENDARS,
-    **_CURSOR,
+# The change feeds this element's definition file names (definitions/*.json).
+CHANGE_FEEDS: dict[str, ChangeReader] = {
+    "calendarSync": read_calendar_changes,
+    "peopleSync": read_contact_groups,
+    "gmailHistory": read_mailbox_history,
 }
-_GROUPS = {
-    "base": PEOPLE,
-    "path": "/contactGroups",
-    "object": "/contactGroups/{id}",
-    "list": "contactGroups",
-    "query": {"groupFields": "name,metadata,groupType,memberCount"},
-    "pageSize": PageSize(param="pageSize", maximum=1000),
-    "idField": "resourceName",
-    "datesConfiguration": _GROUP_DATES,
-    "deletedWhen": "metadata.deleted = true",
-    **_CURSOR,
-}
-_MESSAGES = {
-    "base": GMAIL,
-    "path": "/users/me/messages",
-    "object": "/users/me/messages/{id}",
-    "list": "messages",
-    "pageSize": PageSize(param="maxResults", maximum=500),
-    **_CURSOR,
-}
-
-HUB_RESOURCES = {
-    "calendars": ResourceDefinition(
-        base=CALENDAR,
-        path="/users/me/calendarList",
-        object="/users/me/calendarList/{id}",
-        list="items",
-        pageSize=PageSize(param="maxResults", maximum=250),
-        description="The calendars in the user's calendar list.",
-        **_CURSOR,
-    ),
-    "calendars/{calendarId}/events": ResourceDefinition(
-        description="Events of one calendar ({calendarId}: an id or primary; the literal "
-        "{calendarId} polls every calendar). where updated > … is sent as updatedMin.",
-        **_EVENTS,
-    ),
-    "calendars/{calendarId}/changed-events": ResourceDefinition(
-        changeFeed="calendarSync",
-        description="Changed events of one calendar, or of every calendar, by sync token.",
-        **_EVENTS,
-    ),
-    "contacts": ResourceDefinition(
-        base=PEOPLE,
-        path="/people/me/connections",
-        object="",
-        list="connections",
-        query={"personFields": "names,emailAddresses,phoneNumbers,metadata"},
-        pageSize=PageSize(param="pageSize", maximum=1000),
-        idField="resourceName",
-        datesConfiguration=_CONTACT_DATES,
-        description="The user's contacts (People connections).",
-        **_CURSOR,
-    ),
-    "groups": ResourceDefinition(description="The user's contact groups.", **_GROUPS),
-    "changed-groups": ResourceDefinition(
-        changeFeed="peopleSync",
-        description="Created, renamed or deleted contact groups, by sync token.",
-        **_GROUPS,
-    ),
-    "messages": ResourceDefinition(
-        description="Messages of the mailbox (id and threadId; fetch one for the rest).",
-        **_MESSAGES,
-    ),
-    "changed-messages": ResourceDefinition(
-        changeFeed="gmailHistory",
-        description="Messages added to, relabelled in or deleted from the mailbox (history).",
-        **_MESSAGES,
-    ),
-}
-
-ELEMENT = Element(
-    key="googlesuite",
-    id=5601,  # Cloud Elements' element id (reference sections 6.1-6.3)
-    name="Google Suite",
-    hub="general",
-    event_mechanism="polling",
-    description="Google Calendar events, contacts, contact groups and Gmail messages.",
-    authorization_url="https://accounts.google.com/o/oauth2/v2/auth",
-    token_url="https://oauth2.googleapis.com/token",
-    default_scope=" ".join(
-        [
-            "https://www.googleapis.com/auth/calendar.readonly",
-            "https://www.googleapis.com/auth/contacts.readonly",
-            "https://www.googleapis.com/auth/gmail.readonly",
-        ]
-    ),
-    # Without these Google issues no refresh token (or none on a second consent).
-    authorization_params={"access_type": "offline", "prompt": "consent"},
-    hub_resources=HUB_RESOURCES,
-    change_feeds={
-        "calendarSync": read_calendar_changes,
-        "peopleSync": read_contact_groups,
-        "gmailHistory": read_mailbox_history,
-    },
-    resources=(
-        PollableResource(
-            name="calendars/{calendarId}/changed-events",
-            url="/hubs/general/calendars/{calendarId}/changed-events",
-            dates=_CALENDAR_DATES,
-            description="Changed events of every calendar in the user's calendar list.",
-        ),
-        PollableResource(
-            name="calendars/primary/changed-events",
-            url="/hubs/general/calendars/primary/changed-events",
-            dates=_CALENDAR_DATES,
-            description="Changed events of the primary calendar.",
-        ),
-        PollableResource(
-            name="changed-groups",
-            url="/hubs/general/changed-groups",
-            id_field="id",
-            dates=_GROUP_DATES,
-            description="Created, renamed or deleted contact groups.",
-        ),
-        PollableResource(
-            name="changed-messages",
-            url="/hubs/general/changed-messages",
-            id_field="id",
-            description="Messages added to or deleted from the mailbox (Gmail history).",
-        ),
-    ),
-    # Google Calendar, the strictest of the APIs polled: 10,000 queries per minute per
-    # project, 600 per minute per user (developers.google.com/calendar/api/guides/quota).
-    rate_limits=RateLimits(app="10000/60", user="600/60"),
-)

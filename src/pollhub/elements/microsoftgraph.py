@@ -9,14 +9,15 @@ https://learn.microsoft.com/graph/api/resources/subscription (maximum lifetimes)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pollhub.elements.base import Element, RateLimits
 from pollhub.elements.http import ProviderApi, ProviderError, ProviderNotFound
-from pollhub.elements.reading import ProviderChange
+from pollhub.elements.reading import ChangeKind, ProviderChange
 from pollhub.elements.urls import provider_url
+from pollhub.elements.webhooks import LifecycleEvent, LifecycleSignal, WebhookChange
 
 GRAPH = "https://graph.microsoft.com/v1.0"
 
@@ -67,7 +68,11 @@ RESOURCES = {
         ),
     )
 }
-_EVENT_TYPES = {"created": "CREATED", "updated": "UPDATED", "deleted": "DELETED"}
+_CHANGE_KINDS: dict[str, ChangeKind] = {
+    "created": "created",
+    "updated": "updated",
+    "deleted": "deleted",
+}
 
 
 def resources_for(scope: str, explicit: str | None) -> list[SubscribableResource]:
@@ -85,143 +90,173 @@ def resources_for(scope: str, explicit: str | None) -> list[SubscribableResource
     return [r for r in RESOURCES.values() if granted & set(r.scopes)]
 
 
-def subscription_expiry(resource: SubscribableResource, now: datetime) -> datetime:
-    """An expiration comfortably inside Graph's maximum for the resource."""
-    return now + resource.max_lifetime - timedelta(hours=1)
+_LIFECYCLE: dict[str, LifecycleEvent] = {
+    "reauthorizationRequired": "reauthorize",
+    "subscriptionRemoved": "removed",
+    "missed": "missed",
+}
 
 
-async def create_subscription(
-    api: ProviderApi,
-    resource: SubscribableResource,
-    *,
-    notification_url: str,
-    lifecycle_url: str,
-    client_state: str,
-    expires_at: datetime,
-) -> dict[str, Any]:
-    """POST /subscriptions. Graph validates both URLs (the handshake) before answering."""
-    body = await api.send(
-        "POST",
-        provider_url(f"{GRAPH}/subscriptions"),
-        json={
-            "changeType": resource.change_type,
-            "notificationUrl": notification_url,
-            "lifecycleNotificationUrl": lifecycle_url,
-            "resource": resource.resource,
-            "expirationDateTime": _graph_time(expires_at),
-            "clientState": client_state,
-            "latestSupportedTlsVersion": "v1_2",
-        },
-    )
-    if not body or "id" not in body:
-        raise ProviderError("Graph created a subscription but returned no id")
-    return body
+class GraphWebhooks:
+    """Graph change notifications as pollhub's webhook capability."""
 
+    def object_types(self, scope: str, explicit: str | None) -> list[str]:
+        """See :meth:`WebhookCapability.object_types`."""
+        return [r.object_type for r in resources_for(scope, explicit)]
 
-async def renew_subscription(api: ProviderApi, subscription_id: str, expires_at: datetime) -> None:
-    """PATCH the subscription's expiration (a 404 means Graph removed it)."""
-    await api.send(
-        "PATCH",
-        provider_url(f"{GRAPH}/subscriptions/{subscription_id}"),
-        json={"expirationDateTime": _graph_time(expires_at)},
-    )
+    def known_object_types(self) -> list[str]:
+        """See :meth:`WebhookCapability.known_object_types`."""
+        return list(RESOURCES)
 
+    def expiry(self, object_type: str, now: datetime) -> datetime:
+        """An expiration comfortably inside Graph's maximum for the resource."""
+        return now + RESOURCES[object_type].max_lifetime - timedelta(hours=1)
 
-async def delete_subscription(api: ProviderApi, subscription_id: str) -> None:
-    """DELETE the subscription."""
-    await api.send("DELETE", provider_url(f"{GRAPH}/subscriptions/{subscription_id}"))
-
-
-@dataclass(frozen=True)
-class ChangeNotification:
-    """One entry of a change notification's ``value``."""
-
-    subscription_id: str
-    client_state: str
-    event_type: str
-    object_id: str
-    etag: str
-    raw: dict[str, Any]
-
-
-def parse_notifications(body: Any) -> list[ChangeNotification]:
-    """The entries of a change notification body; a malformed body is a ValueError."""
-    if not isinstance(body, dict) or not isinstance(body.get("value"), list):
-        raise ValueError("a change notification is a JSON object with a 'value' array")
-    parsed = []
-    for entry in body["value"]:
-        if not isinstance(entry, dict) or not isinstance(entry.get("subscriptionId"), str):
-            raise ValueError("every notification needs a 'subscriptionId'")
-        found = entry.get("resourceData")
-        data: dict[str, Any] = found if isinstance(found, dict) else {}
-        object_id = data.get("id") or str(entry.get("resource", "")).rsplit("/", 1)[-1]
-        parsed.append(
-            ChangeNotification(
-                subscription_id=entry["subscriptionId"],
-                client_state=str(entry.get("clientState") or ""),
-                event_type=_EVENT_TYPES.get(str(entry.get("changeType")), "UNKNOWN"),
-                object_id=str(object_id),
-                etag=str(data.get("@odata.etag") or ""),
-                raw=entry,
-            )
+    async def subscribe(
+        self,
+        api: ProviderApi,
+        object_type: str,
+        *,
+        notification_url: str,
+        lifecycle_url: str,
+        client_state: str,
+        expires_at: datetime,
+    ) -> str:
+        """POST /subscriptions. Graph validates both URLs (the handshake) before answering."""
+        resource = RESOURCES[object_type]
+        body = await api.send(
+            "POST",
+            provider_url(f"{GRAPH}/subscriptions"),
+            json={
+                "changeType": resource.change_type,
+                "notificationUrl": notification_url,
+                "lifecycleNotificationUrl": lifecycle_url,
+                "resource": resource.resource,
+                "expirationDateTime": _graph_time(expires_at),
+                "clientState": client_state,
+                "latestSupportedTlsVersion": "v1_2",
+            },
         )
-    return parsed
+        if not body or "id" not in body:
+            raise ProviderError("Graph created a subscription but returned no id")
+        return str(body["id"])
+
+    async def renew(self, api: ProviderApi, subscription_id: str, expires_at: datetime) -> None:
+        """PATCH the subscription's expiration (a 404 means Graph removed it)."""
+        await api.send(
+            "PATCH",
+            provider_url(f"{GRAPH}/subscriptions/{subscription_id}"),
+            json={"expirationDateTime": _graph_time(expires_at)},
+        )
+
+    async def unsubscribe(self, api: ProviderApi, subscription_id: str) -> None:
+        """DELETE the subscription."""
+        await api.send("DELETE", provider_url(f"{GRAPH}/subscriptions/{subscription_id}"))
+
+    def handshake(self, query: Mapping[str, str]) -> str | None:
+        """Graph's validation request carries ``validationToken``: answer it, decoded."""
+        return query.get("validationToken")
+
+    def parse_changes(self, body: Any) -> list[WebhookChange]:
+        """The entries of a change notification body; a malformed body is a ValueError."""
+        parsed = []
+        for entry in _entries(body, "change"):
+            found = entry.get("resourceData")
+            data: dict[str, Any] = found if isinstance(found, dict) else {}
+            object_id = data.get("id") or str(entry.get("resource", "")).rsplit("/", 1)[-1]
+            parsed.append(
+                WebhookChange(
+                    subscription_id=entry["subscriptionId"],
+                    client_state=str(entry.get("clientState") or ""),
+                    kind=_CHANGE_KINDS.get(str(entry.get("changeType"))),
+                    object_id=str(object_id),
+                    version=str(data.get("@odata.etag") or ""),
+                    raw=entry,
+                )
+            )
+        return parsed
+
+    def redact(self, body: Any) -> Any:
+        """The body without its entries' ``clientState`` (the subscription's secret, which
+        proves a notification authentic and must go no further)."""
+        if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+            return body
+        value = [
+            {k: v for k, v in e.items() if k != "clientState"} if isinstance(e, dict) else e
+            for e in body["value"]
+        ]
+        return {**body, "value": value}
+
+    def parse_lifecycle(self, body: Any) -> list[LifecycleSignal]:
+        """The entries of a lifecycle notification; a malformed body is a ValueError."""
+        return [
+            LifecycleSignal(
+                subscription_id=str(entry.get("subscriptionId") or ""),
+                client_state=str(entry.get("clientState") or ""),
+                event=_LIFECYCLE.get(str(entry.get("lifecycleEvent"))),
+            )
+            for entry in _entries(body, "lifecycle", need_subscription=False)
+        ]
+
+    async def read_all(self, api: ProviderApi, object_type: str) -> list[ProviderChange]:
+        """Every object of the resource now (to catch up after ``missed`` notifications)."""
+        resource = RESOURCES[object_type]
+        url: str | None = provider_url(f"{GRAPH}/{resource.resource}")
+        if object_type == "driveItems":
+            url = provider_url(f"{GRAPH}/me/drive/root/children")
+        changes = []
+        while url:
+            page = await api.get_json(url)
+            for item in page.get("value", []):
+                changes.append(ProviderChange(str(item["id"]), item))
+            url = page.get("@odata.nextLink")
+        return changes
+
+    def version_of(self, raw: Mapping[str, Any]) -> str:
+        """The object's ``@odata.etag`` (what notifications carry), else its modified time."""
+        return str(raw.get("@odata.etag") or raw.get("lastModifiedDateTime") or "")
+
+    async def fetch(
+        self, api: ProviderApi, object_type: str, object_id: str
+    ) -> dict[str, Any] | None:
+        """The changed object itself, or None when it is gone by now."""
+        resource = RESOURCES.get(object_type)
+        if resource is None:
+            return None
+        path = "me/drive/items" if object_type == "driveItems" else resource.resource
+        try:
+            return await api.get_json(provider_url(f"{GRAPH}/{path}/{object_id}"))
+        except ProviderNotFound:
+            return None
+
+    def attach_objects(self, body: Any, objects: Mapping[str, Any]) -> Any:
+        """Each fetched object as ``resourceObject`` beside its entry of ``value``."""
+        if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+            return body
+        value = []
+        for entry in body["value"]:
+            data = entry.get("resourceData") if isinstance(entry, dict) else None
+            object_id = data.get("id") if isinstance(data, dict) else None
+            if isinstance(object_id, str) and object_id in objects:
+                entry = {**entry, "resourceObject": objects[object_id]}
+            value.append(entry)
+        return {**body, "value": value}
 
 
-def without_client_state(body: Any) -> Any:
-    """A notification body without its entries' ``clientState`` (the subscription's
-    secret, which proves a notification authentic and must go no further)."""
+def _entries(body: Any, what: str, *, need_subscription: bool = True) -> list[dict[str, Any]]:
     if not isinstance(body, dict) or not isinstance(body.get("value"), list):
-        return body
-    value = [
-        {k: v for k, v in entry.items() if k != "clientState"} if isinstance(entry, dict) else entry
-        for entry in body["value"]
-    ]
-    return {**body, "value": value}
-
-
-async def read_all(api: ProviderApi, resource: SubscribableResource) -> list[ProviderChange]:
-    """Every object of the resource now (to catch up after ``missed`` notifications)."""
-    url: str | None = provider_url(f"{GRAPH}/{resource.resource}")
-    if resource.object_type == "driveItems":
-        url = provider_url(f"{GRAPH}/me/drive/root/children")
-    changes = []
-    while url:
-        page = await api.get_json(url)
-        for item in page.get("value", []):
-            changes.append(ProviderChange(str(item["id"]), item))
-        url = page.get("@odata.nextLink")
-    return changes
-
-
-async def fetch_object(
-    api: ProviderApi, resource: SubscribableResource, object_id: str
-) -> dict[str, Any] | None:
-    """The changed object itself, or None when it is gone by now."""
-    path = "me/drive/items" if resource.object_type == "driveItems" else resource.resource
-    try:
-        return await api.get_json(provider_url(f"{GRAPH}/{path}/{object_id}"))
-    except ProviderNotFound:
-        return None
+        raise ValueError(f"a {what} notification is a JSON object with a 'value' array")
+    for entry in body["value"]:
+        if not isinstance(entry, dict):
+            raise ValueError(f"every {what} notification must be an object")
+        if need_subscription and not isinstance(entry.get("subscriptionId"), str):
+            raise ValueError("every notification needs a 'subscriptionId'")
+    return list(body["value"])
 
 
 def _graph_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
 
 
-ELEMENT = Element(
-    key="microsoftgraph",
-    id=5836,  # Cloud Elements' element id (reference sections 6.1-6.3)
-    name="Microsoft Graph",
-    hub="general",
-    event_mechanism="webhook",
-    description="Calendar events (and other Graph resources) by Graph change notifications.",
-    authorization_url="https://login.microsoftonline.com/common/oauth2/v2.0/authorize",
-    token_url="https://login.microsoftonline.com/common/oauth2/v2.0/token",
-    default_scope="Calendars.Read offline_access",
-    authorization_params={"response_mode": "query"},
-    optional_configuration=("event.objects",),
-    # 130,000 requests per 10 s per app across all tenants; Outlook resources 10,000 per
-    # 10 minutes per app per user (learn.microsoft.com/graph/throttling-limits).
-    rate_limits=RateLimits(app="130000/10", user="10000/600"),
-)
+# The webhook mechanics its definition file (definitions/microsoftgraph.json) refers to.
+WEBHOOKS = GraphWebhooks()

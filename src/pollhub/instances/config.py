@@ -49,7 +49,6 @@ SECRET_KEYS = frozenset(
 # A key whose name says it holds a secret: apiKey, private_key, signature_key, passwd,
 # clientCredential… (a harmless key that happens to match is merely shown masked).
 _SECRET_LOOKING = re.compile(r"secret|passw(or)?d|token|credential|key|signature", re.IGNORECASE)
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _HTTP_URL: TypeAdapter[AnyHttpUrl] = TypeAdapter(AnyHttpUrl)
 
 
@@ -78,7 +77,6 @@ class InstanceConfiguration(BaseModel):
     poller_configuration: dict[str, PollerResource] | None = Field(
         default=None, alias="event.poller.configuration"
     )
-    docushare_domain: str | None = Field(default=None, alias="docushare.domain")
     # Webhook elements: fetch each changed object so ``raw`` carries it, as polling does.
     fetch_objects: bool = Field(default=False, alias="event.notification.fetch.objects")
     # Callbacks: extra headers and HTTP Basic on every attempt, and what happens after the
@@ -168,13 +166,6 @@ class InstanceConfiguration(BaseModel):
         if value:
             _HTTP_URL.validate_python(value)
         return value or None
-
-    @field_validator("docushare_domain")
-    @classmethod
-    def _hostname(cls, value: str | None) -> str | None:
-        if value is not None and not _HOSTNAME.match(value.lower()):
-            raise ValueError("must be a host name such as mysite.docushareflex.com")
-        return value.lower() if value else value
 
     def refresh_interval_seconds(self) -> float:
         """The polling period, floored at ``POLLHUB_MIN_REFRESH_SECONDS``."""

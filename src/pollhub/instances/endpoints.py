@@ -35,7 +35,13 @@ ConfigId = Annotated[
     str, Path(min_length=1, max_length=200, description="an id from /configuration, or the key")
 ]
 KeyOrId = Annotated[
-    str, Path(min_length=1, max_length=100, description="the element's key or numeric id")
+    str,
+    Path(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="the element's key or numeric id",
+    ),
 ]
 Tags = Annotated[list[str] | None, Query(alias="tags[]")]
 Drain = Annotated[bool, Query(description="deliver the pending callbacks first, then delete (202)")]

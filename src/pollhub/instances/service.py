@@ -19,6 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from pollhub.catalog.service import element_or_404, elements_of, find_element
 from pollhub.clock import clock
+from pollhub.db import configuration as keys
 from pollhub.db.models import Instance, Notification
 from pollhub.delivery.repository import ACTIVE
 from pollhub.elements import element_of as _element_of
@@ -466,7 +467,7 @@ async def _body_element(
 ) -> Element:
     if body.element is None:
         if from_path is None:
-            raise BadRequest('\'element\': required, e.g. {"key": "onedrivev2"}')
+            raise BadRequest("'element': required: {\"key\": …}, a key GET /elements lists")
         return from_path
     named = body.element.key or str(body.element.id)
     element = await _element(session, caller, named)
@@ -564,9 +565,7 @@ def _merge_configuration(
     if replace:
         # A full update keeps only what pollhub itself stored (the provider's subscription
         # ids) and the secrets a client may echo back masked.
-        kept = {
-            k: v for k, v in instance.configuration.items() if k == webhooks.SUBSCRIPTION_IDS_KEY
-        }
+        kept = {k: v for k, v in instance.configuration.items() if k == keys.SUBSCRIPTION_IDS}
         merged = {**kept, **{k: v for k, v in instance.secrets.items() if k in changes}}
     else:
         merged = {**instance.configuration, **instance.secrets}
@@ -593,7 +592,7 @@ def _apply_configuration(
     )
     values["event.notification.enabled"] = config.events_enabled
     values["event.vendor.type"] = effective_vendor_type(element, config)
-    if element.event_mechanism == "polling":
+    if element.polls:
         values["event.poller.refresh_interval"] = config.refresh_interval
         values["event.poller.configuration"] = {
             name: resource.model_dump(exclude_none=True)
@@ -613,15 +612,15 @@ async def _start_or_stop_events(
 ) -> None:
     """Start, re-plan or stop the instance's polls (workers see it at their next tick), or
     create or delete its provider webhook subscriptions."""
-    if element.event_mechanism == "polling" and config.events_enabled:
+    if element.polls and config.events_enabled:
         resources = effective_poller_configuration(element, config)
         await sync_poll_states(session, instance, resources, config.refresh_interval_seconds())
         return
     await forget_poll_states(session, instance.id)
     subscribed = await webhooks.has_subscriptions(session, instance.id)
-    if element.event_mechanism == "webhook" and config.events_enabled and not subscribed:
+    if not element.polls and config.events_enabled and not subscribed:
         if instance.valid:  # an invalid instance's token cannot subscribe
-            await webhooks.subscribe(session, instance)
+            await webhooks.subscribe(session, instance, element)
     elif not config.events_enabled and subscribed:
         await webhooks.unsubscribe(session, instance)
 

@@ -1,18 +1,18 @@
-"""Deciding what a provider's object means: CREATED, UPDATED, DELETED — or nothing new.
+"""What a polled object means, from its dates: the poller's side of change detection.
 
-Pure functions. The poller remembers a fingerprint of the last version of every object it
-has seen; an object whose fingerprint has not moved was already reported (an overlapping
-window, a retried poll), so the same change is never reported twice.
+Pure functions. The verdict itself is :func:`pollhub.changes.verdicts.classify`, shared
+with webhooks; this module reads an object's id and dates as the poller configuration
+says and picks its version (its updated date, else all of it).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pollhub.changes.verdicts import Seen, Verdict, classify, digest
 from pollhub.elements.reading import ProviderChange
 from pollhub.elements.where import field_value
 from pollhub.polling.config import DatesConfiguration
@@ -24,28 +24,11 @@ DEFAULT_CREATED_TOLERANCE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
-class Seen:
-    """What was last remembered of an object."""
-
-    fingerprint: str
-    deleted: bool
-
-
-@dataclass(frozen=True)
 class ObjectDates:
     """An object's created and updated dates, where the configuration says to find them."""
 
     created: datetime | None
     updated: datetime | None
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What to report (``event_type`` None: nothing) and what to remember."""
-
-    event_type: str | None
-    fingerprint: str
-    deleted: bool
 
 
 def object_id(change: ProviderChange, id_field: str) -> str:
@@ -78,13 +61,15 @@ def _date(raw: Any, field: str, fmt: str, zone: str) -> datetime | None:
 
 def fingerprint(change: ProviderChange, dates: ObjectDates) -> str:
     """A digest of the version of the object: its updated date, else all of it."""
+    return digest(_version(change, dates))
+
+
+def _version(change: ProviderChange, dates: ObjectDates) -> str:
     if change.kind == "deleted":
-        basis = "deleted"
-    elif dates.updated is not None:
-        basis = dates.updated.isoformat()
-    else:
-        basis = json.dumps(change.raw, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(basis.encode()).hexdigest()
+        return "deleted"
+    if dates.updated is not None:
+        return dates.updated.isoformat()
+    return json.dumps(change.raw, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def classify_change(
@@ -96,25 +81,18 @@ def classify_change(
     since: datetime | None,
     tolerance_seconds: float = DEFAULT_CREATED_TOLERANCE_SECONDS,
 ) -> Verdict:
-    """Classify one object against what was seen before.
+    """Classify one polled object against what was seen before.
 
     ``baseline`` reads, and objects the reader marks silent, are remembered, not reported.
     ``since`` is the start of the last successful poll.
     """
-    digest = fingerprint(change, dates)
-    deleted = change.kind == "deleted"
-    if baseline or change.silent:
-        return Verdict(None, digest, deleted)
-    if previous is not None and previous.fingerprint == digest and previous.deleted == deleted:
-        return Verdict(None, digest, deleted)  # reported already
-    if deleted:
-        return Verdict("DELETED", digest, True)
-    if change.kind is not None:
-        return Verdict(change.kind.upper(), digest, False)
-    if previous is not None:
-        # Seen before: changed, or back from the dead (a restored file) — which is a creation.
-        return Verdict("CREATED" if previous.deleted else "UPDATED", digest, False)
-    return Verdict(_new_object_type(dates, since, tolerance_seconds), digest, False)
+    return classify(
+        change.kind,
+        _version(change, dates),
+        previous,
+        unseen=_new_object_type(dates, since, tolerance_seconds),
+        quiet=baseline or change.silent,
+    )
 
 
 def _new_object_type(dates: ObjectDates, since: datetime | None, tolerance: float) -> str:

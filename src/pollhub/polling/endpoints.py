@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from pollhub.clock import clock
+from pollhub.db.configuration import StoredConfiguration
 from pollhub.db.models import Instance, PollState
 from pollhub.deps import CallerDep, InstanceId, SessionDep
 from pollhub.elements import element_of
@@ -81,8 +82,8 @@ async def poll_status(
 
 def _how_resources_are_read(instance: Instance) -> dict[str, dict[str, Any]]:
     element = element_of(instance)
-    entries = instance.configuration.get("event.poller.configuration") or {}
-    if element is None or not isinstance(entries, dict):
+    entries = StoredConfiguration.of(instance).poller_configuration
+    if element is None:
         return {}
     resources = {name: PollerResource.model_validate(entry) for name, entry in entries.items()}
     return {name: describe_resource(element, resources, name) for name in resources}

@@ -28,7 +28,9 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from pollhub.changes.memory import Memory
 from pollhub.clock import clock
+from pollhub.db.configuration import StoredConfiguration
 from pollhub.db.models import Instance, PollState
 from pollhub.delivery.outbox import ChangeEvent, enqueue_polled_changes
 from pollhub.elements import element_of
@@ -44,10 +46,9 @@ from pollhub.elements.reading import CursorExpired, ReadResult
 from pollhub.oauth.credentials import instance_credentials
 from pollhub.oauth.tokens import InstanceInvalid, TokenKeeper, fresh_token
 from pollhub.polling import metrics, schedule
-from pollhub.polling.changes import Seen, classify_change, object_dates, object_id
+from pollhub.polling.changes import classify_change, object_dates, object_id
 from pollhub.polling.config import PollerResource, refresh_seconds
 from pollhub.polling.fetch import PollInput, dates_configuration, read_resource
-from pollhub.polling.fingerprints import Memory
 from pollhub.polling.pacing import Pacer
 from pollhub.polling.plan import skipped_parents
 
@@ -202,7 +203,8 @@ def _target(claim: schedule.Claim) -> Target | None:
 
 def _configured_target(instance: schedule.InstanceView, name: str) -> Target | None:
     element = element_of(instance)
-    entry = instance.configuration.get("event.poller.configuration", {}).get(name)
+    config = StoredConfiguration.read(instance.configuration, instance.secrets)
+    entry = config.poller_configuration.get(name)
     if element is None or entry is None:
         return None
     resource = PollerResource.model_validate(entry)
@@ -210,11 +212,10 @@ def _configured_target(instance: schedule.InstanceView, name: str) -> Target | N
         return None
     skip: frozenset[str] = frozenset()
     if "{" in resource.path():  # a fan-out leaves out what other resources poll by name
-        entries = instance.configuration["event.poller.configuration"]
+        entries = config.poller_configuration
         resources = {name: PollerResource.model_validate(e) for name, e in entries.items()}
         skip = skipped_parents(element, resources, name)
-    minutes = float(instance.configuration.get("event.poller.refresh_interval", 15))
-    app = instance.configuration.get("oauth.api.key") or instance.secrets.get("oauth.api.key")
+    app = config.oauth_api_key
     try:
         credentials = None if element.uses_oauth else instance_credentials(element, instance)
     except MissingCredentials as exc:  # the element's definition changed under the instance
@@ -225,9 +226,9 @@ def _configured_target(instance: schedule.InstanceView, name: str) -> Target | N
         element=element,
         name=name,
         resource=resource,
-        interval=timedelta(seconds=refresh_seconds(minutes)),
-        configuration=dict(instance.configuration),
-        app=str(app or ""),
+        interval=timedelta(seconds=refresh_seconds(config.refresh_minutes)),
+        configuration=dict(config.values),
+        app=app,
         access_token=None,
         skip=skip,
         credentials=credentials,
@@ -369,11 +370,10 @@ async def _detect(
     dates_config = dates_configuration(target.element, target.resource)
     events: list[ChangeEvent] = []
     for change, identifier in zip(read.changes, ids, strict=True):
-        previous = memory.get(identifier)
         dates = object_dates(change.raw, dates_config)
         verdict = classify_change(
             change,
-            Seen(previous.fingerprint, previous.deleted) if previous else None,
+            memory.seen(identifier),
             dates,
             baseline=baseline,
             since=since,
@@ -389,8 +389,7 @@ async def _detect(
     if sweep and listed is not None:
         # A full enumeration (after a lost cursor, or a list resource): what we knew of and
         # no longer exists was deleted while we could not see it.
-        for missing in sorted(memory.live_ids() - set(listed) - set(ids)):
-            memory.remember(session, missing, "deleted", True)
+        for missing in memory.forget_missing(session, set(listed) | set(ids)):
             raw = {"id": missing, "deleted": True}
             events.append(ChangeEvent("DELETED", missing, target.name, clock.now(), raw))
     return events

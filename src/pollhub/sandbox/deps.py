@@ -38,8 +38,8 @@ def realm_of(provider: Provider, request: Request) -> str:
     """The authorization server whose tokens this provider's API accepts."""
     if provider == "graph":
         return "microsoft"
-    if provider == "google":
-        return "google"
+    if provider in ("google", "dropbox"):
+        return provider
     return f"docushare:{request.path_params['domain'].lower()}"
 
 

@@ -1,4 +1,4 @@
-"""Errors in each provider's own body shape, and which provider a path belongs to.
+"""Errors in each provider's own body shape.
 
 Every simulated endpoint fails by raising :class:`ProviderError`; the app turns it into
 the response the real provider would send (see ``reference/providers.md``).
@@ -10,13 +10,13 @@ from collections.abc import Mapping
 from datetime import UTC
 from typing import Any, Literal
 
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.requests import Request
 
 from pollhub.clock import clock
 from pollhub.sandbox.ids import guid
 
-Provider = Literal["graph", "google", "docushare", "microsoft-login", "google-oauth"]
+Provider = Literal["graph", "google", "docushare", "microsoft-login", "google-oauth", "dropbox"]
 TokenProblem = Literal["missing", "invalid", "expired"]
 PROVIDERS: tuple[Provider, ...] = (
     "graph",
@@ -24,6 +24,7 @@ PROVIDERS: tuple[Provider, ...] = (
     "docushare",
     "microsoft-login",
     "google-oauth",
+    "dropbox",
 )
 
 GRAPH_HOST = "graph.microsoft.com"
@@ -34,17 +35,6 @@ CALENDAR_HOST = "www.googleapis.com"
 GMAIL_HOST = "gmail.googleapis.com"
 PEOPLE_HOST = "people.googleapis.com"
 CONTROL_SEGMENT = "control"
-
-_HOST_PROVIDERS: dict[str, Provider] = {
-    GRAPH_HOST: "graph",
-    MICROSOFT_LOGIN_HOST: "microsoft-login",
-    GOOGLE_ACCOUNTS_HOST: "google-oauth",
-    GOOGLE_TOKEN_HOST: "google-oauth",
-    CALENDAR_HOST: "google",
-    GMAIL_HOST: "google",
-    PEOPLE_HOST: "google",
-}
-RESERVED_HOSTS = frozenset({*_HOST_PROVIDERS, CONTROL_SEGMENT})
 
 JSON = dict[str, Any]
 
@@ -58,7 +48,7 @@ class ProviderError(Exception):
         self.body = body
         self.headers = dict(headers or {})
 
-    def response(self) -> JSONResponse:
+    def response(self) -> Response:
         """The HTTP response for this error."""
         return JSONResponse(self.body, status_code=self.status, headers=self.headers)
 
@@ -68,20 +58,6 @@ def route_path(request: Request) -> str:
     path: str = request.scope["path"]
     root: str = request.scope.get("root_path", "")
     return path[len(root) :] if root and path.startswith(root) else path
-
-
-def provider_for_host(host: str) -> Provider | None:
-    """Which simulated provider serves this host (None for the control API)."""
-    host = host.lower()
-    if host == CONTROL_SEGMENT:
-        return None
-    # Every host that is not a known provider is taken for a DocuShare Flex site.
-    return _HOST_PROVIDERS.get(host, "docushare")
-
-
-def provider_for_request(request: Request) -> Provider | None:
-    """Which simulated provider this request is addressed to."""
-    return provider_for_host(route_path(request).lstrip("/").split("/", 1)[0])
 
 
 def graph_error(
@@ -176,10 +152,27 @@ def not_found(provider: Provider | None, message: str = "Not Found") -> Provider
     return ProviderError(404, {"error": message})
 
 
+def dropbox_error(
+    status: int, tag: str, detail: JSON | None = None, headers: Mapping[str, str] | None = None
+) -> ProviderError:
+    """Dropbox's ``{"error_summary", "error": {".tag", ...}}`` (route and auth errors)."""
+    error: JSON = {".tag": tag, **(detail or {})}
+    summary = "/".join([tag, *_tags(detail)]) + "/.."
+    return ProviderError(status, {"error_summary": summary, "error": error}, headers)
+
+
+def _tags(detail: JSON | None) -> list[str]:
+    nested = [v for v in (detail or {}).values() if isinstance(v, dict) and ".tag" in v]
+    return [str(nested[0][".tag"]), *_tags(nested[0])] if nested else []
+
+
 def unauthorized(
     provider: Provider, *, reason: TokenProblem, realm_hint: str = ""
 ) -> ProviderError:
     """401 for a ``missing``, ``invalid`` or ``expired`` access token."""
+    if provider == "dropbox":
+        tag = "expired_access_token" if reason == "expired" else "invalid_access_token"
+        return dropbox_error(401, tag)
     if provider == "graph":
         message = {
             "missing": "Access token is empty.",
@@ -216,6 +209,13 @@ def unauthorized(
 def throttled(provider: Provider, retry_after: int) -> ProviderError:
     """429 with ``Retry-After`` and the provider's throttling body."""
     headers = {"Retry-After": str(retry_after)}
+    if provider == "dropbox":
+        reason = {"reason": {".tag": "too_many_requests"}, "retry_after": retry_after}
+        return ProviderError(
+            429,
+            {"error_summary": "too_many_requests/..", "error": reason},
+            headers,
+        )
     if provider == "graph":
         return graph_error(
             429,

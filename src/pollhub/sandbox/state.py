@@ -14,6 +14,7 @@ from pollhub.sandbox.data.accounts import (
 from pollhub.sandbox.data.calendar import CalendarStore
 from pollhub.sandbox.data.docushare import DocuShareStore
 from pollhub.sandbox.data.drive import DriveStore
+from pollhub.sandbox.data.dropbox import DropboxStore
 from pollhub.sandbox.data.gmail import GmailStore
 from pollhub.sandbox.data.outlook import OutlookStore
 from pollhub.sandbox.data.people import ContactStore, PeopleStore
@@ -37,6 +38,7 @@ class ProviderData:
     contacts: ContactStore
     gmail: GmailStore
     docushare: DocuShareStore
+    dropbox: DropboxStore
 
     @classmethod
     def fresh(cls, microsoft_user: MicrosoftUser, google_user: GoogleUser) -> ProviderData:
@@ -54,6 +56,7 @@ class ProviderData:
             contacts=ContactStore(),
             gmail=GmailStore(google_user),
             docushare=DocuShareStore(),
+            dropbox=DropboxStore(),
         )
 
 
@@ -92,4 +95,5 @@ class SandboxState:
             ("googlesuite", "messages"): data.gmail,
             ("docushareflex", "documents"): data.docushare,
             ("microsoftgraph", "events"): data.outlook,
+            ("dropbox", "files"): data.dropbox,
         }

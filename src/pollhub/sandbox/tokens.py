@@ -1,6 +1,6 @@
 """OAuth 2.0 grants of the simulated providers: codes, access and refresh tokens.
 
-A *realm* is one authorization server: ``microsoft``, ``google`` or
+A *realm* is one authorization server: ``microsoft``, ``google``, ``dropbox`` or
 ``docushare:<domain>`` (every DocuShare Flex site is its own server). Tokens of one realm
 are worthless at another. Expiry is measured with :data:`pollhub.clock.clock`, so tests
 can age tokens by moving the clock.
@@ -18,8 +18,8 @@ from pollhub.sandbox.ids import opaque
 DEFAULT_ACCESS_TOKEN_LIFETIME = 3599
 
 # What each provider's tokens look like, so logs and tests read naturally.
-_ACCESS_PREFIX = {"microsoft": "EwA", "google": "ya29.", "docushare": "dsf_at_"}
-_REFRESH_PREFIX = {"microsoft": "M.C5", "google": "1//0", "docushare": "dsf_rt_"}
+_ACCESS_PREFIX = {"microsoft": "EwA", "google": "ya29.", "docushare": "dsf_at_", "dropbox": "sl."}
+_REFRESH_PREFIX = {"microsoft": "M.C5", "google": "1//0", "docushare": "dsf_rt_", "dropbox": ""}
 
 
 class RefreshPolicy(Enum):

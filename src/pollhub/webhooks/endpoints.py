@@ -1,9 +1,9 @@
 """Where providers call pollhub: ``POST /events/{elementKey}/{instanceId}``.
 
-Answers Graph's validation handshake at once, and accepts notifications with 202 after
-only storing their events (the outbox), well inside Graph's 3-second budget. Providers do
-not authenticate with pollhub's secrets; each notification proves itself by its
-subscription's ``clientState``.
+Answers the provider's validation handshake at once (as its element's webhook capability
+says), and accepts notifications with 202 after only storing their events (the outbox),
+well inside Graph's 3-second budget. Providers do not authenticate with pollhub's secrets;
+each notification proves itself by its subscription's ``clientState``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pollhub.db.models import Instance
 from pollhub.deps import InstanceId, SessionDep
+from pollhub.elements import get_element
+from pollhub.elements.base import Element
 from pollhub.errors import BadRequest, NotFound, PollhubError
 from pollhub.webhooks.receiver import Receipt, receive_changes, receive_lifecycle
 from pollhub.webhooks.refused import RefusedNotifications
@@ -44,7 +46,7 @@ class Forbidden(PollhubError):
 async def change_notifications(
     element_key: str, instance_id: InstanceId, request: Request, session: SessionDep
 ) -> Response:
-    """Graph change notifications for one instance (and its validation handshake)."""
+    """A provider's change notifications for one instance (and its validation handshake)."""
     return await _receive(session, element_key, instance_id, request, receive_changes)
 
 
@@ -52,22 +54,27 @@ async def change_notifications(
 async def lifecycle_notifications(
     element_key: str, instance_id: InstanceId, request: Request, session: SessionDep
 ) -> Response:
-    """Graph lifecycle notifications (reauthorizationRequired, subscriptionRemoved, missed)."""
+    """Lifecycle notifications (Graph: reauthorizationRequired, subscriptionRemoved, missed)."""
     return await _receive(session, element_key, instance_id, request, receive_lifecycle)
 
 
-Receive = Callable[[AsyncSession, Instance, Any], Awaitable[Receipt]]
+Receive = Callable[[AsyncSession, Instance, Element, Any], Awaitable[Receipt]]
 
 
 async def _receive(
     session: AsyncSession, element_key: str, instance_id: int, request: Request, receive: Receive
 ) -> Response:
-    if "validationToken" in request.query_params:
-        return _handshake(request)
+    element = get_element(element_key)
+    if element is None or element.webhooks is None:
+        raise NotFound(f"No {element_key} instance with ID {instance_id}")
+    answer = element.webhooks.handshake(request.query_params)
+    if answer is not None:
+        # Graph requires the decoded token back as text/plain within 10 seconds.
+        return PlainTextResponse(answer, status_code=200)
     try:
         instance, body = await _instance_and_body(session, element_key, instance_id, request)
         try:
-            receipt = await receive(session, instance, body)
+            receipt = await receive(session, instance, element, body)
         except ValueError as exc:
             raise BadRequest(str(exc)) from exc
         await session.commit()
@@ -82,11 +89,6 @@ async def _receive(
         )
         raise Unavailable("notifications cannot be stored right now; try again later") from exc
     return _answer(receipt)
-
-
-def _handshake(request: Request) -> PlainTextResponse:
-    # Graph requires the decoded token back as text/plain within 10 seconds.
-    return PlainTextResponse(request.query_params["validationToken"], status_code=200)
 
 
 async def _instance_and_body(

@@ -1,8 +1,9 @@
 """Webhook events whose changed objects are fetched before delivery.
 
 With ``event.notification.fetch.objects`` on, the receiver only writes accepted events here
-(so Graph still gets its 202 at once); a worker then fetches each changed object, puts it in
-the event's ``raw`` and in the notification body (as ``resourceObject`` beside its entry),
+(so the provider still gets its 202 at once); a worker then fetches each changed object
+(through the element's webhook capability), puts it in the event's ``raw`` and in the
+notification body (beside its entry, e.g. Graph's ``resourceObject``),
 and moves the events to the outbox — in one transaction, oldest first per instance, so the
 instance's order holds. A fetch that keeps failing is given up after a few attempts and the
 events are delivered without the object: an event is never lost for want of its details.
@@ -22,13 +23,13 @@ from pollhub.clock import clock
 from pollhub.db.leases import take_leases
 from pollhub.db.models import Instance, WebhookInbox
 from pollhub.delivery.outbox import ChangeEvent, enqueue_webhook_events
-from pollhub.elements import microsoftgraph as graph
+from pollhub.elements import get_element
 from pollhub.elements.http import ProviderApi, ProviderError
+from pollhub.elements.webhooks import WebhookCapability
 from pollhub.oauth.tokens import InstanceInvalid, TokenKeeper
 
 log = logging.getLogger(__name__)
 
-FETCH_OBJECTS_KEY = "event.notification.fetch.objects"
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 5
 
@@ -98,10 +99,12 @@ async def _process(
     async with sessionmaker() as session:
         row = await session.get(WebhookInbox, row_id)
         instance = await session.get(Instance, row.instance_id) if row else None
-        if row is None or instance is None:
+        element = get_element(instance.element_key) if instance is not None else None
+        if row is None or instance is None or element is None or element.webhooks is None:
             return
+        hooks = element.webhooks
         try:
-            objects = await _fetch(tokens, http, instance.id, row.events)
+            objects = await _fetch(tokens, http, hooks, instance.id, row.events)
         except (ProviderError, InstanceInvalid) as exc:
             row.attempts += 1
             if row.attempts < MAX_ATTEMPTS:
@@ -129,37 +132,27 @@ async def _process(
         await enqueue_webhook_events(
             session,
             instance,
-            hub_key=graph.ELEMENT.hub,
+            hub_key=element.hub,
             events=events,
-            body=_with_objects(row.body, objects),
+            body=hooks.attach_objects(row.body, objects),
         )
         await session.delete(row)
         await session.commit()
 
 
 async def _fetch(
-    tokens: TokenKeeper, http: httpx.AsyncClient, instance_id: int, events: list[dict[str, Any]]
+    tokens: TokenKeeper,
+    http: httpx.AsyncClient,
+    hooks: WebhookCapability,
+    instance_id: int,
+    events: list[dict[str, Any]],
 ) -> dict[str, Any]:
     api = ProviderApi(http, await tokens.access_token(instance_id))
     objects: dict[str, Any] = {}
     for event in events:
-        resource = graph.RESOURCES.get(event["objectType"])
-        if resource is None or event["eventType"] == "DELETED":
+        if event["eventType"] == "DELETED":
             continue  # a deleted object cannot be fetched
-        found = await graph.fetch_object(api, resource, event["objectId"])
+        found = await hooks.fetch(api, event["objectType"], event["objectId"])
         if found is not None:
             objects[event["objectId"]] = found
     return objects
-
-
-def _with_objects(body: Any, objects: dict[str, Any]) -> Any:
-    if not isinstance(body, dict) or not isinstance(body.get("value"), list):
-        return body
-    value = []
-    for entry in body["value"]:
-        data = entry.get("resourceData") if isinstance(entry, dict) else None
-        object_id = data.get("id") if isinstance(data, dict) else None
-        if object_id in objects:
-            entry = {**entry, "resourceObject": objects[object_id]}
-        value.append(entry)
-    return {**body, "value": value}

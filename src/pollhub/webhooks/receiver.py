@@ -1,11 +1,12 @@
-"""Turning Graph change notifications into events, checked and deduplicated.
+"""Turning a provider's change notifications into events, checked and deduplicated.
 
-Each entry must name a subscription of the instance it was sent to and carry that
-subscription's ``clientState`` (compared in constant time); anything else is refused and
-creates no event. Graph may deliver one change more than once: the object's ``@odata.etag``
-(remembered per object) makes a repeat a no-op, and a change that arrives after the
-object's deletion is dropped as stale. With ``event.notification.fetch.objects`` the events
-wait in the inbox while a worker fetches the changed objects (:mod:`.inbox`).
+The element's webhook capability parses the body. Each entry must name a subscription of
+the instance it was sent to and carry that subscription's ``clientState`` (compared in
+constant time); anything else is refused and creates no event. Providers may deliver one
+change more than once: the object's version (an etag, remembered per object as a
+fingerprint, :mod:`pollhub.changes`) makes a repeat a no-op, and a change that arrives
+after the object's deletion is dropped as stale. With ``event.notification.fetch.objects``
+the events wait in the inbox while a worker fetches the changed objects (:mod:`.inbox`).
 """
 
 from __future__ import annotations
@@ -18,15 +19,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pollhub.changes.memory import MAX_OBJECT_ID_LENGTH, Memory, storable_object_id
+from pollhub.changes.verdicts import classify
 from pollhub.clock import clock
+from pollhub.db.configuration import StoredConfiguration
 from pollhub.db.models import Instance, WebhookSubscription
 from pollhub.delivery.outbox import ChangeEvent, enqueue_webhook_events
-from pollhub.elements import microsoftgraph as graph
-from pollhub.polling.fingerprints import MAX_OBJECT_ID_LENGTH, Memory, storable_object_id
-from pollhub.webhooks.inbox import FETCH_OBJECTS_KEY, hold_for_fetching
+from pollhub.elements.base import Element
+from pollhub.elements.webhooks import WebhookCapability, WebhookChange
+from pollhub.webhooks.inbox import hold_for_fetching
 
 log = logging.getLogger(__name__)
-LIFECYCLE_EVENTS = {"reauthorizationRequired", "subscriptionRemoved", "missed"}
 
 
 @dataclass(frozen=True)
@@ -38,18 +41,21 @@ class Receipt:
     events: int
 
 
-async def receive_changes(session: AsyncSession, instance: Instance, body: Any) -> Receipt:
+async def receive_changes(
+    session: AsyncSession, instance: Instance, element: Element, body: Any
+) -> Receipt:
     """Check the entries of a change notification and write their events to the outbox.
 
     A malformed body raises ValueError. The caller commits.
     """
-    entries = graph.parse_notifications(body)
+    hooks = _capability(element)
+    entries = hooks.parse_changes(body)
     subscriptions = await _subscriptions(session, instance.id)
     accepted = [e for e in entries if _authentic(e.subscription_id, e.client_state, subscriptions)]
     _log_refused(instance.id, len(entries) - len(accepted))
     accepted = _storable(instance.id, accepted)
     events: list[ChangeEvent] = []
-    by_type: dict[str, list[graph.ChangeNotification]] = {}
+    by_type: dict[str, list[WebhookChange]] = {}
     for entry in accepted:
         by_type.setdefault(subscriptions[entry.subscription_id].object_type, []).append(entry)
     for object_type, group in by_type.items():
@@ -57,19 +63,8 @@ async def receive_changes(session: AsyncSession, instance: Instance, body: Any) 
             session, instance.id, object_type, [e.object_id for e in group], locked=True
         )
         for entry in group:
-            deleted = entry.event_type == "DELETED"
-            fingerprint = "deleted" if deleted else entry.etag or entry.event_type
-            previous = memory.get(entry.object_id)
-            if previous is not None and (previous.fingerprint, previous.deleted) == (
-                fingerprint,
-                deleted,
-            ):
-                continue  # Graph sent this change before
-            if previous is not None and previous.deleted and not deleted:
-                # Graph does not promise order, and never reuses an id: a change that
-                # arrives after the object's deletion is older news than the deletion.
-                continue
-            if previous is not None and entry.event_type == "CREATED":
+            seen = memory.seen(entry.object_id)
+            if seen is not None and entry.kind == "created":
                 # An object is created once: a creation of an object already reported is
                 # older than what was processed (a replay, or late), never news.
                 log.warning(
@@ -77,49 +72,65 @@ async def receive_changes(session: AsyncSession, instance: Instance, body: Any) 
                     extra={"instance": instance.id, "subscription": entry.subscription_id},
                 )
                 continue
-            memory.remember(session, entry.object_id, fingerprint, deleted)
-            events.append(ChangeEvent(entry.event_type, entry.object_id, object_type, clock.now()))
-    # The clientState is the subscription's shared secret: never stored, never sent on.
-    body = graph.without_client_state(body)
-    if instance.configuration.get(FETCH_OBJECTS_KEY) is True:
-        # Fetching the objects is slow: it is left to a worker, Graph gets its 202 now.
+            unknown = "UNKNOWN" if entry.kind is None else entry.kind.upper()
+            verdict = classify(
+                entry.kind,
+                entry.version or unknown,
+                seen,
+                unseen=unknown,
+                # Notifications come in no promised order and ids are never reused: a
+                # change that arrives after the object's deletion is older news.
+                after_delete="stale",
+            )
+            memory.remember(session, entry.object_id, verdict.fingerprint, verdict.deleted)
+            if verdict.event_type:
+                events.append(
+                    ChangeEvent(verdict.event_type, entry.object_id, object_type, clock.now())
+                )
+    # The subscription's shared secret is never stored, never sent on.
+    body = hooks.redact(body)
+    if StoredConfiguration.of(instance).fetch_objects:
+        # Fetching the objects is slow: it is left to a worker, the provider gets its 2xx now.
         hold_for_fetching(session, instance.id, events, body)
     else:
         await enqueue_webhook_events(
-            session, instance, hub_key=graph.ELEMENT.hub, events=events, body=body
+            session, instance, hub_key=element.hub, events=events, body=body
         )
     return Receipt(len(accepted), len(entries) - len(accepted), len(events))
 
 
-async def receive_lifecycle(session: AsyncSession, instance: Instance, body: Any) -> Receipt:
+async def receive_lifecycle(
+    session: AsyncSession, instance: Instance, element: Element, body: Any
+) -> Receipt:
     """Act on lifecycle notifications: renew now, re-create, or catch up (``missed``).
 
     The work itself is done by a worker (it may be slow); this only marks the subscription.
     """
-    if not isinstance(body, dict) or not isinstance(body.get("value"), list):
-        raise ValueError("a lifecycle notification is a JSON object with a 'value' array")
+    signals = _capability(element).parse_lifecycle(body)
     subscriptions = await _subscriptions(session, instance.id)
     accepted = refused = 0
     now = clock.now()
-    for entry in body["value"]:
-        if not isinstance(entry, dict):
-            raise ValueError("every lifecycle notification must be an object")
-        event = entry.get("lifecycleEvent")
-        subscription_id = str(entry.get("subscriptionId") or "")
-        if event not in LIFECYCLE_EVENTS or not _authentic(
-            subscription_id, str(entry.get("clientState") or ""), subscriptions
+    for signal in signals:
+        if signal.event is None or not _authentic(
+            signal.subscription_id, signal.client_state, subscriptions
         ):
             refused += 1
             continue
         accepted += 1
-        row = subscriptions[subscription_id]
+        row = subscriptions[signal.subscription_id]
         row.renew_at = now
-        if event == "subscriptionRemoved":
+        if signal.event == "removed":
             row.status, row.needs_catch_up = "removed", True
-        elif event == "missed":
+        elif signal.event == "missed":
             row.needs_catch_up = True
     _log_refused(instance.id, refused)
     return Receipt(accepted, refused, 0)
+
+
+def _capability(element: Element) -> WebhookCapability:
+    if element.webhooks is None:
+        raise ValueError(f"{element.key} does not send webhooks")
+    return element.webhooks
 
 
 async def _subscriptions(session: AsyncSession, instance_id: int) -> dict[str, WebhookSubscription]:
@@ -139,10 +150,8 @@ def _authentic(
     return row is not None and matches
 
 
-def _storable(
-    instance_id: int, entries: list[graph.ChangeNotification]
-) -> list[graph.ChangeNotification]:
-    # An id no database column can hold is no object Graph would name: skip it, loudly.
+def _storable(instance_id: int, entries: list[WebhookChange]) -> list[WebhookChange]:
+    # An id no database column can hold is no object a provider would name: skip it, loudly.
     storable = [e for e in entries if storable_object_id(e.object_id)]
     if len(storable) < len(entries):
         log.warning(

@@ -1,5 +1,6 @@
-"""Graph subscriptions of an instance: created with its events, renewed before they
-expire, re-created when Graph drops them, deleted with the instance.
+"""Webhook subscriptions of an instance: created with its events, renewed before they
+expire, re-created when the provider drops them, deleted with the instance. The
+provider's side of each step is its element's webhook capability.
 
 A worker acts on a subscription when its ``renew_at`` is due, holding a lease
 (:mod:`pollhub.db.leases`, as polls are shared), so any number of workers keep
@@ -17,62 +18,66 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from pollhub.changes.memory import Memory
+from pollhub.changes.verdicts import classify
 from pollhub.clock import clock
+from pollhub.db.configuration import SUBSCRIPTION_IDS, StoredConfiguration
 from pollhub.db.leases import take_leases
 from pollhub.db.models import Instance, WebhookSubscription
 from pollhub.delivery.outbox import ChangeEvent, enqueue_webhook_events
-from pollhub.elements import microsoftgraph as graph
+from pollhub.elements import get_element
+from pollhub.elements.base import Element
 from pollhub.elements.http import ProviderApi, ProviderError, ProviderNotFound
+from pollhub.elements.webhooks import WebhookCapability
 from pollhub.errors import BadRequest
 from pollhub.oauth.tokens import InstanceInvalid, TokenKeeper
 from pollhub.outbound.clients import provider_client
-from pollhub.polling.fingerprints import Memory
 from pollhub.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-SUBSCRIPTION_IDS_KEY = "event.notification.subscription.id"
 LEASE = timedelta(minutes=2)
 RETRY_FAILED_AFTER = timedelta(minutes=5)
-GRAPH_TIMEOUT = httpx.Timeout(30.0)
+PROVIDER_TIMEOUT = httpx.Timeout(30.0)
 
 
-def notification_url(instance_id: int) -> str:
-    """Where Graph sends an instance's change notifications."""
-    return f"{get_settings().public_url}/elements/api-v2/events/microsoftgraph/{instance_id}"
+def notification_url(instance: Instance) -> str:
+    """Where the provider sends an instance's change notifications."""
+    base = get_settings().public_url
+    return f"{base}/elements/api-v2/events/{instance.element_key}/{instance.id}"
 
 
-def lifecycle_url(instance_id: int) -> str:
-    """Where Graph sends an instance's lifecycle notifications."""
-    return f"{notification_url(instance_id)}/lifecycle"
+def lifecycle_url(instance: Instance) -> str:
+    """Where the provider sends an instance's lifecycle notifications."""
+    return f"{notification_url(instance)}/lifecycle"
 
 
-async def subscribe(session: AsyncSession, instance: Instance) -> None:
-    """Create the instance's Graph subscriptions (on creation, or when events turn on).
+async def subscribe(session: AsyncSession, instance: Instance, element: Element) -> None:
+    """Create the instance's subscriptions (on creation, or when events turn on).
 
-    Graph refusing one (its validation handshake failed, a scope is missing) is a
-    :class:`BadRequest` with Graph's reason, so the request that asked for events fails.
+    The provider refusing one (its validation handshake failed, a scope is missing) is a
+    :class:`BadRequest` with its reason, so the request that asked for events fails.
     """
-    configuration = instance.configuration
+    hooks = _capability(element)
+    config = StoredConfiguration.of(instance)
     try:
-        wanted = graph.resources_for(
-            str(configuration.get("oauth.scope") or graph.ELEMENT.default_scope),
-            configuration.get("event.objects"),
+        wanted = hooks.object_types(
+            config.oauth_scope or element.default_scope, config.event_objects
         )
     except ValueError as exc:
         raise BadRequest(f"configuration 'event.objects': {exc}") from exc
     if not wanted:
         raise BadRequest(
-            "configuration 'oauth.scope' grants no resource Graph can notify about "
-            f"(subscribable: {', '.join(graph.RESOURCES)})"
+            f"configuration 'oauth.scope' grants no resource {element.name} can notify about "
+            f"(subscribable: {', '.join(hooks.known_object_types())})"
         )
-    async with provider_client(timeout=GRAPH_TIMEOUT) as http:
-        api = ProviderApi(http, str(instance.secrets.get("oauth.user.token", "")))
-        for resource in wanted:
+    async with provider_client(timeout=PROVIDER_TIMEOUT) as http:
+        api = ProviderApi(http, config.access_token or "")
+        for object_type in wanted:
             try:
-                session.add(await _create(api, instance.id, resource))
+                session.add(await _create(api, hooks, instance, object_type))
             except ProviderError as exc:
-                raise BadRequest(f"Microsoft Graph refused the subscription: {exc}") from exc
+                raise BadRequest(f"{element.name} refused the subscription: {exc}") from exc
     await session.flush()
     await _show_ids(session, instance)
 
@@ -88,52 +93,59 @@ async def has_subscriptions(session: AsyncSession, instance_id: int) -> bool:
 
 
 async def unsubscribe(session: AsyncSession, instance: Instance) -> None:
-    """Delete the instance's subscriptions at Graph (best effort) and forget them."""
+    """Delete the instance's subscriptions at the provider (best effort) and forget them."""
     rows = list(
         await session.scalars(
             select(WebhookSubscription).where(WebhookSubscription.instance_id == instance.id)
         )
     )
-    if not rows:
+    element = get_element(instance.element_key)
+    if not rows or element is None or element.webhooks is None:
         return
-    async with provider_client(timeout=GRAPH_TIMEOUT) as http:
-        api = ProviderApi(http, str(instance.secrets.get("oauth.user.token", "")))
+    async with provider_client(timeout=PROVIDER_TIMEOUT) as http:
+        api = ProviderApi(http, StoredConfiguration.of(instance).access_token or "")
         for row in rows:
             try:
-                await graph.delete_subscription(api, row.subscription_id)
+                await element.webhooks.unsubscribe(api, row.subscription_id)
             except ProviderNotFound:
                 pass  # already gone
             except ProviderError as exc:
                 # It expires on its own within days; notifications meanwhile are refused.
                 log.warning(
-                    "could not delete Graph subscription: %s",
+                    "could not delete the provider's subscription: %s",
                     exc,
                     extra={"instance": instance.id, "subscription": row.subscription_id},
                 )
             await session.delete(row)
     configuration = dict(instance.configuration)
-    configuration.pop(SUBSCRIPTION_IDS_KEY, None)
+    configuration.pop(SUBSCRIPTION_IDS, None)
     instance.configuration = configuration
 
 
+def _capability(element: Element) -> WebhookCapability:
+    if element.webhooks is None:
+        raise BadRequest(f"{element.key} does not send webhooks")
+    return element.webhooks
+
+
 async def _create(
-    api: ProviderApi, instance_id: int, resource: graph.SubscribableResource
+    api: ProviderApi, hooks: WebhookCapability, instance: Instance, object_type: str
 ) -> WebhookSubscription:
     now = clock.now()
-    expires_at = graph.subscription_expiry(resource, now)
+    expires_at = hooks.expiry(object_type, now)
     client_state = secrets.token_urlsafe(32)
-    created = await graph.create_subscription(
+    subscription_id = await hooks.subscribe(
         api,
-        resource,
-        notification_url=notification_url(instance_id),
-        lifecycle_url=lifecycle_url(instance_id),
+        object_type,
+        notification_url=notification_url(instance),
+        lifecycle_url=lifecycle_url(instance),
         client_state=client_state,
         expires_at=expires_at,
     )
     return WebhookSubscription(
-        instance_id=instance_id,
-        subscription_id=str(created["id"]),
-        object_type=resource.object_type,
+        instance_id=instance.id,
+        subscription_id=subscription_id,
+        object_type=object_type,
         client_state=client_state,
         expires_at=expires_at,
         renew_at=_renew_at(now, expires_at),
@@ -155,7 +167,7 @@ async def _show_ids(session: AsyncSession, instance: Instance) -> None:
         .order_by(WebhookSubscription.id)
     )
     configuration = dict(instance.configuration)
-    configuration[SUBSCRIPTION_IDS_KEY] = ",".join(ids)
+    configuration[SUBSCRIPTION_IDS] = ",".join(ids)
     instance.configuration = configuration
 
 
@@ -219,26 +231,27 @@ async def _maintain_one(
     async with sessionmaker() as session:
         row = await session.get(WebhookSubscription, due.row_id)
         instance = await session.get(Instance, due.instance_id)
-        if row is None or instance is None:
+        element = get_element(instance.element_key) if instance is not None else None
+        if row is None or instance is None or element is None or element.webhooks is None:
             return
-        resource = graph.RESOURCES[row.object_type]
+        hooks = element.webhooks
         now = clock.now()
         try:
             if row.status == "active":
-                expires_at = graph.subscription_expiry(resource, now)
+                expires_at = hooks.expiry(row.object_type, now)
                 try:
-                    await graph.renew_subscription(api, row.subscription_id, expires_at)
+                    await hooks.renew(api, row.subscription_id, expires_at)
                     row.expires_at, row.renew_at = expires_at, _renew_at(now, expires_at)
                 except ProviderNotFound:
                     row.status, row.needs_catch_up = "removed", True
             if row.status != "active":
-                replacement = await _create(api, instance.id, resource)
+                replacement = await _create(api, hooks, instance, row.object_type)
                 row.subscription_id = replacement.subscription_id
                 row.client_state = replacement.client_state
                 row.expires_at, row.renew_at = replacement.expires_at, replacement.renew_at
                 row.status = "active"
             if row.needs_catch_up:
-                await catch_up(session, api, instance, resource)
+                await catch_up(session, api, instance, element, row.object_type)
                 row.needs_catch_up = False
             row.last_error = None
         except ProviderError as exc:
@@ -252,38 +265,36 @@ async def _maintain_one(
 
 
 async def catch_up(
-    session: AsyncSession,
-    api: ProviderApi,
-    instance: Instance,
-    resource: graph.SubscribableResource,
+    session: AsyncSession, api: ProviderApi, instance: Instance, element: Element, object_type: str
 ) -> int:
     """Read the resource in full and report what changed unseen (after ``missed``
     notifications or a lost subscription); returns the number of changes reported."""
-    objects = await graph.read_all(api, resource)
-    memory = await Memory.load(
-        session, instance.id, resource.object_type, [], everything=True, locked=True
-    )
+    hooks = _capability(element)
+    objects = await hooks.read_all(api, object_type)
+    memory = await Memory.load(session, instance.id, object_type, [], everything=True, locked=True)
     events = []
-    seen_ids = set()
     for change in objects:
-        seen_ids.add(change.object_id)
-        etag = str(change.raw.get("@odata.etag") or change.raw.get("lastModifiedDateTime") or "")
-        previous = memory.get(change.object_id)
-        if previous is not None and previous.fingerprint == etag and not previous.deleted:
-            continue
-        event_type = "UPDATED" if previous is not None and not previous.deleted else "CREATED"
-        memory.remember(session, change.object_id, etag, False)
-        events.append(
-            ChangeEvent(event_type, change.object_id, resource.object_type, clock.now(), change.raw)
+        verdict = classify(
+            change.kind,
+            hooks.version_of(change.raw),
+            memory.seen(change.object_id),
+            unseen="CREATED",
         )
-    for missing in sorted(memory.live_ids() - seen_ids):
-        memory.remember(session, missing, "deleted", True)
-        events.append(ChangeEvent("DELETED", missing, resource.object_type, clock.now(), None))
+        memory.remember(session, change.object_id, verdict.fingerprint, verdict.deleted)
+        if verdict.event_type:
+            events.append(
+                ChangeEvent(
+                    verdict.event_type, change.object_id, object_type, clock.now(), change.raw
+                )
+            )
+    # A full read: what was known and is missing now was deleted unseen.
+    for missing in memory.forget_missing(session, [c.object_id for c in objects]):
+        events.append(ChangeEvent("DELETED", missing, object_type, clock.now(), None))
     await enqueue_webhook_events(
         session,
         instance,
-        hub_key=graph.ELEMENT.hub,
+        hub_key=element.hub,
         events=events,
-        body={"catchUp": True, "resource": resource.resource, "value": [c.raw for c in objects]},
+        body={"catchUp": True, "objectType": object_type, "value": [c.raw for c in objects]},
     )
     return len(events)

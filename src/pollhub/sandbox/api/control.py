@@ -38,7 +38,7 @@ from pollhub.sandbox.webhooks import notify_drive_change, notify_event_change, s
 
 router = APIRouter(prefix="/control")
 
-_REVOCABLE = ("microsoft", "google", "docushare")
+_REVOCABLE = ("microsoft", "google", "docushare", "dropbox")
 
 
 def _error(status: int, message: str) -> ProviderError:
@@ -133,8 +133,10 @@ async def invalidate_sync_tokens(
     elif key == "googlesuite":
         data.calendar.epoch = data.people.epoch = data.gmail.epoch = hex_id(8)
         data.gmail.forget_history()
+    elif key == "dropbox":
+        data.dropbox.epoch = hex_id(8)
     else:
-        raise _error(400, "elementKey must be onedrivev2 or googlesuite")
+        raise _error(400, "elementKey must be onedrivev2, googlesuite or dropbox")
     return JSONResponse({"invalidated": key})
 
 

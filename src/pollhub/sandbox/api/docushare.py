@@ -1,7 +1,7 @@
 """DocuShare Flex sites: OAuth 2.0 and the objects API, at ``/{domain}/...``.
 
-Any host that is not one of the other providers is a DocuShare Flex site, and each site
-is its own authorization server with its own documents. The API shape is the one fixed in
+Every ``*.docushareflex.com`` host is a DocuShare Flex site, and each site is its own
+authorization server with its own documents. The API shape is the one fixed in
 :mod:`pollhub.elements.docushareflex`:
 
 - ``GET /{domain}/oauth2/authorize`` → 302 to ``redirect_uri?code=…&state=…``;
@@ -31,13 +31,8 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from pollhub.sandbox.api.oauth import grant, read_token_request, redirect_with_code
 from pollhub.sandbox.deps import access_token_check, fault_gate, get_state, int_query
-from pollhub.sandbox.errors import (
-    RESERVED_HOSTS,
-    ProviderError,
-    bad_request,
-    not_found,
-    oauth_error,
-)
+from pollhub.sandbox.errors import ProviderError, bad_request, not_found, oauth_error
+from pollhub.sandbox.simulators import Simulator, host_matches
 from pollhub.sandbox.state import SandboxState
 from pollhub.sandbox.timefmt import parse_datetime
 from pollhub.sandbox.tokens import RefreshPolicy
@@ -45,12 +40,14 @@ from pollhub.sandbox.tokens import RefreshPolicy
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 DOCUMENT_TYPES = ("Document", "Collection")
+# Each customer's site is ``<name>.docushareflex.com``.
+SITE_HOSTS = ("*.docushareflex.com",)
 
 
 async def _site(domain: str) -> None:
-    # The fixed provider hosts and the control API are never DocuShare sites.
-    if domain.lower() in RESERVED_HOSTS:
-        raise not_found("docushare", f"No site at {domain}")
+    # The route takes any first segment; only DocuShare Flex sites are answered here.
+    if not any(host_matches(domain, pattern) for pattern in SITE_HOSTS):
+        raise ProviderError(404, {"error": f"no simulated provider serves {domain}"})
 
 
 router = APIRouter(
@@ -142,3 +139,6 @@ async def get_object(
     if document is None:
         raise not_found("docushare", f"No object {handle}")
     return document.as_json()
+
+
+SIMULATORS = (Simulator("docushare", SITE_HOSTS, (router,), elements=("docushareflex",)),)

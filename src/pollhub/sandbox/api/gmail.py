@@ -20,6 +20,7 @@ from pollhub.sandbox.deps import (
 )
 from pollhub.sandbox.errors import GMAIL_HOST, ProviderError, google_error
 from pollhub.sandbox.ids import decode_cursor, encode_cursor
+from pollhub.sandbox.simulators import Simulator
 from pollhub.sandbox.state import SandboxState
 
 
@@ -139,3 +140,6 @@ async def get_message(
         raise _not_found()
     headers = request.query_params.getlist("metadataHeaders")
     return state.data.gmail.message_json(message, fmt, headers)
+
+
+SIMULATORS = (Simulator("google", (GMAIL_HOST,), (router,), elements=("googlesuite",)),)

@@ -14,6 +14,7 @@ from pollhub.sandbox.data.calendar import CalendarEntry
 from pollhub.sandbox.deps import access_token_check, bool_query, fault_gate, get_state, int_query
 from pollhub.sandbox.errors import CALENDAR_HOST, ProviderError, bad_request, google_error
 from pollhub.sandbox.ids import decode_cursor, encode_cursor
+from pollhub.sandbox.simulators import Simulator
 from pollhub.sandbox.state import SandboxState
 from pollhub.sandbox.timefmt import parse_datetime
 
@@ -164,3 +165,6 @@ def _calendar(state: SandboxState, calendar_id: str) -> CalendarEntry:
     if entry is None:
         raise _calendar_not_found()
     return entry
+
+
+SIMULATORS = (Simulator("google", (CALENDAR_HOST,), (router,), elements=("googlesuite",)),)

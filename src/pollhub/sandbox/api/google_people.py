@@ -21,6 +21,7 @@ from pollhub.sandbox.data.people import (
 from pollhub.sandbox.deps import access_token_check, fault_gate, get_state, int_query
 from pollhub.sandbox.errors import PEOPLE_HOST, ProviderError, google_error
 from pollhub.sandbox.ids import decode_cursor, encode_cursor
+from pollhub.sandbox.simulators import Simulator
 from pollhub.sandbox.state import SandboxState
 
 router = APIRouter(
@@ -114,6 +115,9 @@ async def get_contact_group(
     return state.data.people.group_json(
         group, _group_fields(request.query_params.get("groupFields"))
     )
+
+
+SIMULATORS = (Simulator("google", (PEOPLE_HOST,), (router,), elements=("googlesuite",)),)
 
 
 @router.get("/people/me/connections")

@@ -29,6 +29,7 @@ from pollhub.sandbox.deps import (
 from pollhub.sandbox.errors import GRAPH_HOST, ProviderError, bad_request, graph_error, route_path
 from pollhub.sandbox.ids import decode_cursor, encode_cursor
 from pollhub.sandbox.odata import InvalidFilter, parse_filter
+from pollhub.sandbox.simulators import Simulator
 from pollhub.sandbox.state import SandboxState
 from pollhub.sandbox.tokens import AccessGrant
 
@@ -363,3 +364,9 @@ async def _json_body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise graph_error(400, "BadRequest", "The request payload must be a JSON object.")
     return body
+
+
+# OneDrive (drive delta) and Microsoft Graph (subscriptions) are both Graph.
+SIMULATORS = (
+    Simulator("graph", (GRAPH_HOST,), (router,), elements=("onedrivev2", "microsoftgraph")),
+)

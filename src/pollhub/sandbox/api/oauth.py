@@ -28,6 +28,7 @@ from pollhub.sandbox.errors import (
     microsoft_login_error,
     oauth_error,
 )
+from pollhub.sandbox.simulators import Simulator
 from pollhub.sandbox.state import SandboxState
 from pollhub.sandbox.tokens import GrantRefused, RefreshPolicy, TokenSet
 
@@ -221,3 +222,9 @@ async def google_token(request: Request, state: SandboxState = Depends(get_state
 def _no_store(body: dict[str, Any]) -> JSONResponse:
     # RFC 6749 section 5.1: token responses must not be cached.
     return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+
+SIMULATORS = (
+    Simulator("microsoft-login", (MICROSOFT_LOGIN_HOST,), (microsoft_router,)),
+    Simulator("google-oauth", (GOOGLE_ACCOUNTS_HOST, GOOGLE_TOKEN_HOST), (google_router,)),
+)

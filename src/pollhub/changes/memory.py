@@ -1,4 +1,4 @@
-"""What the poller remembers of each object it has seen (``object_fingerprints``)."""
+"""What pollhub remembers of each object it has seen (``object_fingerprints``)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pollhub.changes.verdicts import DELETED_VERSION, Seen, digest
 from pollhub.clock import clock
 from pollhub.db.models import ObjectFingerprint
 
@@ -21,7 +22,7 @@ def storable_object_id(object_id: str) -> bool:
 
 
 class Memory:
-    """The fingerprints of one resource of one instance, loaded for one poll's objects."""
+    """The fingerprints of one resource of one instance, loaded for the objects at hand."""
 
     def __init__(self, instance_id: int, resource: str, rows: dict[str, ObjectFingerprint]):
         self.instance_id = instance_id
@@ -73,6 +74,11 @@ class Memory:
         """The remembered row of an object, if any."""
         return self._rows.get(object_id)
 
+    def seen(self, object_id: str) -> Seen | None:
+        """What was remembered of an object, for :func:`~pollhub.changes.verdicts.classify`."""
+        row = self._rows.get(object_id)
+        return Seen(row.fingerprint, row.deleted) if row is not None else None
+
     def live_ids(self) -> set[str]:
         """Objects remembered as existing."""
         return {object_id for object_id, row in self._rows.items() if not row.deleted}
@@ -91,3 +97,12 @@ class Memory:
         row.fingerprint = fingerprint
         row.deleted = deleted
         row.seen_at = clock.now()
+
+    def forget_missing(self, session: AsyncSession, present: Iterable[str]) -> list[str]:
+        """After a read that enumerated every object (loaded with ``everything``): the
+        remembered live objects missing from it were deleted while unobserved. Remembers
+        them as deleted and returns their ids, sorted."""
+        missing = sorted(self.live_ids() - set(present))
+        for object_id in missing:
+            self.remember(session, object_id, digest(DELETED_VERSION), True)
+        return missing
