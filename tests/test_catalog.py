@@ -49,6 +49,21 @@ async def test_an_unknown_element_is_a_404(client: httpx.AsyncClient, tenant: Te
     assert "myspace" in response.json()["message"]
 
 
+async def test_an_element_id_written_in_other_digits_is_a_clear_4xx_not_a_500(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    # '²' passes str.isdigit() but not int(): schemathesis found the 500.
+    for method, path in (
+        ("GET", "/elements/%C2%B2/instances"),
+        ("GET", "/elements/%C2%B2/instances/1"),
+        ("DELETE", "/elements/%C2%B2/instances/1"),
+    ):
+        response = await client.request(method, f"{API}{path}", headers=tenant.headers)
+
+        assert response.status_code in (400, 404), path
+        assert response.json()["message"]
+
+
 @pytest.mark.parametrize(
     ("key", "authorize", "extra"),
     [

@@ -57,7 +57,7 @@ class BodyLimit:
         )
         message = f"Request body over {limit} bytes"
         declared = Request(scope).headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        if declared.isdecimal() and int(declared) > limit:
             await error_response(Request(scope), 413, message)(scope, receive, send)
             return
         received = 0

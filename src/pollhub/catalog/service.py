@@ -41,7 +41,7 @@ async def find_element(session: AsyncSession, organization_id: int, key: str) ->
     element = get_element(key)
     if element is not None:
         return element
-    if key.isdigit():
+    if key.isdecimal():
         return next((e for e in catalog().values() if e.id == int(key)), None)
     row = await _custom(session, organization_id, key)
     return custom_element(row.definition) if row else None

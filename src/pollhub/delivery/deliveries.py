@@ -69,7 +69,7 @@ def parse_where(where: str | None) -> DeliveryFilter:
     if status is not None and status not in STATUSES:
         raise BadRequest(f"'where': status must be one of {', '.join(STATUSES)}, not '{status}'")
     instance_id = values.get("instanceId")
-    if instance_id is not None and not (instance_id.isdigit() and 0 < int(instance_id) < 2**31):
+    if instance_id is not None and not (instance_id.isdecimal() and 0 < int(instance_id) < 2**31):
         raise BadRequest(f"'where': instanceId must be an instance id, not '{instance_id}'")
     return DeliveryFilter(
         channel=values.get("channel"),

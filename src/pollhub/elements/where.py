@@ -248,7 +248,7 @@ def field_value(obj: Any, path: str) -> Any:
         return None
     if isinstance(obj, list):
         head, _, rest = path.partition(".")
-        if head.isdigit() and int(head) < len(obj):
+        if head.isdecimal() and int(head) < len(obj):
             return field_value(obj[int(head)], rest)
     return None
 

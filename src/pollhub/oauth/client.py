@@ -153,7 +153,7 @@ def _token_set(
         raise ProviderUnavailable(f"{element.name} token endpoint returned no access_token")
     expires_in = token.get("expires_in")
     expires_at = None
-    if isinstance(expires_in, int | float | str) and str(expires_in).isdigit():
+    if isinstance(expires_in, int | float | str) and str(expires_in).isdecimal():
         expires_at = clock.now() + timedelta(seconds=int(expires_in))
     # Providers that do not rotate refresh tokens (Google) send none on refresh.
     refresh_token = token.get("refresh_token") or previous_refresh_token

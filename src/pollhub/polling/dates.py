@@ -56,7 +56,7 @@ def _from_epoch_ms(value: str | int | float) -> datetime:
     try:
         # int() for integer strings keeps epoch values exact; float() only for fractions.
         if isinstance(value, str):
-            milliseconds: float = int(value) if value.lstrip("-").isdigit() else float(value)
+            milliseconds: float = int(value) if value.lstrip("-").isdecimal() else float(value)
         else:
             milliseconds = value
         return _EPOCH + timedelta(milliseconds=milliseconds)
