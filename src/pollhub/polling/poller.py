@@ -289,7 +289,10 @@ async def _close_succeeded(
     started = poll.started
     baseline = poll.cursor is None and not resynced
     forget = claim.cursor is not None and poll.cursor is None and not resynced
-    if not read.changes and not (read.complete and not baseline) and not forget:
+    # A full or filtered listing (``complete`` / ``present``) may reveal deletes even when it
+    # returns no changes, so only a read that can say nothing about deletes takes the short way.
+    sweeps = (read.complete or read.present is not None) and not baseline
+    if not read.changes and not sweeps and not forget:
         # Nothing to classify or deliver: only the poll's own row moves, in a shared UPDATE.
         result = "baseline" if baseline else "ok: 0 changes"
         if resynced:
