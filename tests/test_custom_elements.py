@@ -306,6 +306,29 @@ async def test_without_a_poller_configuration_each_resource_is_polled_by_updated
     assert poller["agents"]["url"] == "/hubs/general/agents"
 
 
+async def test_a_default_poller_entry_may_name_one_object_of_a_templated_resource(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    # Built and custom elements come from one builder: an entry such as "folders/root/items"
+    # takes its id field and description from "folders/{folderId}/items", as built-ins do.
+    resources = {
+        "folders/{folderId}/items": {
+            "path": "/folders/{folderId}/items",
+            "idField": "uid",
+            "description": "Items of one folder",
+        }
+    }
+    poller = {"folders/root/items": {"url": "/hubs/general/folders/root/items"}}
+    definition = tickets(resources=resources, defaultPollerConfiguration=poller)
+    await register(client, tenant, definition)
+
+    created = await client.post(f"{API}/instances", json=instance_body(), headers=tenant.headers)
+
+    assert created.status_code == 200, created.text
+    entry = created.json()["configuration"]["event.poller.configuration"]["folders/root/items"]
+    assert entry == {"url": "/hubs/general/folders/root/items", "idField": "uid"}
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pollhub.elements.base import Element, PollableResource, RateLimits
-from pollhub.elements.definition import ElementDefinition, OAuth2Authentication
+from pollhub.elements.base import Element, RateLimits
+from pollhub.elements.custom import element_from_definition
+from pollhub.elements.definition import ElementDefinition
 from pollhub.elements.reading import ChangeReader
-from pollhub.elements.resources import match_resource
 from pollhub.elements.webhooks import WebhookCapability
 
 DEFINITIONS = Path(__file__).with_name("definitions")
@@ -73,27 +73,17 @@ def load_builtin(path: Path) -> Element:
             )
     if ("webhook" in definition.eventMechanisms) != (webhooks is not None):
         raise BrokenDefinition(f"{path.name}: webhook events need WEBHOOKS in its capabilities")
-    auth = definition.authentication
-    oauth = auth if isinstance(auth, OAuth2Authentication) else None
-    return Element(
-        key=definition.key,
+    element = element_from_definition(definition)
+    described = tuple(
+        replace(r, description=definition.pollerDescriptions.get(r.name, r.description))
+        for r in element.resources
+    )
+    return replace(
+        element,
         id=definition.id,
-        name=definition.name,
-        hub=definition.hub,
-        event_mechanism=definition.eventMechanisms[0],
-        description=definition.description,
-        authorization_url=oauth.authorizationUrl if oauth else "",
-        token_url=oauth.tokenUrl if oauth else "",
-        default_scope=oauth.scope if oauth else "",
-        authorization_params=dict(oauth.authorizationParameters) if oauth else {},
-        required_configuration=tuple(e.key for e in definition.configuration if e.required),
-        optional_configuration=tuple(e.key for e in definition.configuration if not e.required),
-        resources=_pollable(definition),
-        base_url=definition.baseUrl,
-        hub_resources=dict(definition.resources),
+        resources=described,
         change_feeds=feeds,
         webhooks=webhooks,
-        definition=definition,
         rate_limits=RateLimits(app=definition.rateLimits.app, user=definition.rateLimits.user),
     )
 
@@ -113,21 +103,3 @@ def _capabilities(
     feeds: Mapping[str, ChangeReader] = getattr(module, "CHANGE_FEEDS", {})
     webhooks: WebhookCapability | None = getattr(module, "WEBHOOKS", None)
     return feeds, webhooks
-
-
-def _pollable(definition: BuiltinDefinition) -> tuple[PollableResource, ...]:
-    entries: Mapping[str, dict[str, Any]] = definition.defaultPollerConfiguration or {}
-    resources = []
-    for name, entry in entries.items():
-        match = match_resource(definition.resources, name, objects=False)
-        described = match.definition.description if match is not None else ""
-        resources.append(
-            PollableResource(
-                name=name,
-                url=str(entry["url"]),
-                id_field=str(entry.get("idField", "")),
-                dates=entry.get("datesConfiguration"),
-                description=definition.pollerDescriptions.get(name, described),
-            )
-        )
-    return tuple(resources)

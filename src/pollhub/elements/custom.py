@@ -13,7 +13,7 @@ from typing import Any
 
 from pollhub.elements.base import Element, PollableResource
 from pollhub.elements.definition import ElementDefinition, OAuth2Authentication
-from pollhub.elements.resources import ResourceDefinition
+from pollhub.elements.resources import ResourceDefinition, match_resource
 
 # A where-clause value for "after the last poll", in the resource's own date format.
 _DEFAULT_DATE_FORMAT = "yyyy-MM-dd'T'HH:mm:ss'Z'"
@@ -30,7 +30,9 @@ def _built(text: str) -> Element:
 
 
 def element_from_definition(definition: ElementDefinition) -> Element:
-    """An :class:`Element` with the identity, authentication and resources of ``definition``."""
+    """An :class:`Element` with the identity, authentication, configuration keys and
+    resources of ``definition``: every element, built-in or custom, is built here; a
+    built-in adds only the Python capabilities its file names."""
     auth = definition.authentication
     oauth = auth if isinstance(auth, OAuth2Authentication) else None
     return Element(
@@ -44,6 +46,7 @@ def element_from_definition(definition: ElementDefinition) -> Element:
         default_scope=oauth.scope if oauth else "",
         authorization_params=dict(oauth.authorizationParameters) if oauth else {},
         required_configuration=tuple(e.key for e in definition.configuration if e.required),
+        optional_configuration=tuple(e.key for e in definition.configuration if not e.required),
         resources=_pollable(definition),
         base_url=definition.baseUrl,
         hub_resources=dict(definition.resources),
@@ -57,13 +60,7 @@ def _pollable(definition: ElementDefinition) -> tuple[PollableResource, ...]:
     updated date (CONTRACT section 7)."""
     if definition.defaultPollerConfiguration is not None:
         return tuple(
-            PollableResource(
-                name=name,
-                url=str(entry.get("url", f"/hubs/{definition.hub}/{name}")),
-                id_field=str(entry.get("idField", definition.resources[name].idField)),
-                dates=entry.get("datesConfiguration"),
-                description=definition.resources[name].description,
-            )
+            _default_entry(definition, name, entry)
             for name, entry in definition.defaultPollerConfiguration.items()
         )
     return tuple(
@@ -75,6 +72,22 @@ def _pollable(definition: ElementDefinition) -> tuple[PollableResource, ...]:
             description=resource.description,
         )
         for name, resource in definition.resources.items()
+    )
+
+
+def _default_entry(
+    definition: ElementDefinition, name: str, entry: Mapping[str, Any]
+) -> PollableResource:
+    # The name may be a templated resource (``calendars/{calendarId}/events``) or one of
+    # its objects' paths; the definition's validator made sure it matches one.
+    match = match_resource(definition.resources, name, objects=False)
+    resource = match.definition if match is not None else None
+    return PollableResource(
+        name=name,
+        url=str(entry.get("url", f"/hubs/{definition.hub}/{name}")),
+        id_field=str(entry.get("idField", resource.idField if resource else "")),
+        dates=entry.get("datesConfiguration"),
+        description=resource.description if resource else "",
     )
 
 
