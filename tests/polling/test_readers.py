@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
 import respx
 
+from pollhub.elements import catalog
 from pollhub.elements.docushareflex import read_documents
 from pollhub.elements.googlesuite import (
     read_calendar_changes,
@@ -208,12 +210,12 @@ async def test_docushare_reads_the_instances_site_by_modified_date(api: Provider
         ]
     )
 
-    result = await read_documents(
-        api,
-        request(
-            {"since": "2026-11-25T09:00:00Z"}, **{"docushare.domain": "mysite.docushareflex.com"}
-        ),
-    )
+    # The reader calls the element's baseUrl as the instance's site fills it in.
+    docushare = catalog()["docushareflex"]
+    configuration = {"docushare.domain": "mysite.docushareflex.com"}
+    base_url = docushare.resolve(docushare.base_url, configuration)
+    cursor = {"since": "2026-11-25T09:00:00Z"}
+    result = await read_documents(api, replace(request(cursor, **configuration), base_url=base_url))
 
     first = route.calls[0].request.url.params
     assert first["type"] == "Document"

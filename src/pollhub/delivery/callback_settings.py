@@ -1,10 +1,9 @@
-"""What an instance's configuration says about delivering its callbacks, read in one place.
+"""What an instance's configuration says about delivering its callbacks.
 
-Cloud Elements' keys (reference section 2 and 5.3): the callback URL, the signature key,
-``event.notification.callback.headers`` (extra headers on every callback),
-``event.notification.basic.username``/``.password`` (HTTP Basic on every callback) and
-``notification.webhook.failure.policy`` (``retry``, or ``queue``: after the last retry the
-instance's deliveries are queued until released, not failed).
+Read through the typed view (:class:`pollhub.db.configuration.StoredConfiguration`): the
+callback URL, the signature key, extra headers and HTTP Basic on every callback, and the
+failure policy (``retry``, or ``queue``: after the last retry the instance's deliveries are
+queued until released, not failed).
 
 The headers are accepted as a JSON object, a JSON-encoded object, or ``Name: value`` lines
 (the original's format was never published); names that would break HTTP or the
@@ -20,13 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-CALLBACK_URL_KEY = "event.notification.callback.url"
-SIGNATURE_KEY = "event.notification.signature.key"
-HEADERS_KEY = "event.notification.callback.headers"
-BASIC_USERNAME_KEY = "event.notification.basic.username"
-BASIC_PASSWORD_KEY = "event.notification.basic.password"
-FAILURE_POLICY_KEY = "notification.webhook.failure.policy"
-RETRY, QUEUE = "retry", "queue"
+from pollhub.db.configuration import RETRY, StoredConfiguration
 
 # Lower-cased. Framing and hop-by-hop headers break HTTP; the signature headers and the
 # webhook id are what receivers verify and deduplicate on.
@@ -67,19 +60,18 @@ class CallbackSettings:
     failure_policy: str = RETRY
 
     @classmethod
-    def of(cls, configuration: Mapping[str, Any], secrets: Mapping[str, Any]) -> CallbackSettings:
-        """Read from an instance's stored ``configuration`` and ``secrets``."""
-        headers = dict(secrets.get(HEADERS_KEY) or {})
-        username = secrets.get(BASIC_USERNAME_KEY)
-        if username:
+    def of(cls, config: StoredConfiguration) -> CallbackSettings:
+        """Read from an instance's stored configuration."""
+        headers = dict(config.callback_headers)
+        if config.basic_username:
             headers["Authorization"] = basic_authorization(
-                str(username), str(secrets.get(BASIC_PASSWORD_KEY) or "")
+                config.basic_username, config.basic_password or ""
             )
         return cls(
-            url=configuration.get(CALLBACK_URL_KEY),
-            signature_key=secrets.get(SIGNATURE_KEY) or None,
+            url=config.callback_url,
+            signature_key=config.signature_key,
             headers=headers,
-            failure_policy=str(configuration.get(FAILURE_POLICY_KEY) or RETRY),
+            failure_policy=config.failure_policy,
         )
 
 

@@ -34,11 +34,11 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pollhub.clock import clock
+from pollhub.db.configuration import QUEUE
 from pollhub.db.group_commit import GroupCommit
 from pollhub.db.leases import Heartbeat
 from pollhub.db.models import Notification
 from pollhub.delivery import metrics
-from pollhub.delivery.callback_settings import QUEUE
 from pollhub.delivery.repository import (
     DELIVERED,
     FAILED,

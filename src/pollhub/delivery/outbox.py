@@ -16,9 +16,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pollhub.clock import clock
-from pollhub.db.configuration import StoredConfiguration
+from pollhub.db.configuration import QUEUE, StoredConfiguration
 from pollhub.db.models import Instance, Notification
-from pollhub.delivery.callback_settings import FAILURE_POLICY_KEY, QUEUE
 from pollhub.delivery.envelope import (
     EnvelopeEvent,
     EnvelopeInstance,
@@ -109,7 +108,7 @@ async def enqueue_webhook_events(
 async def _first_status(session: AsyncSession, instance: Instance) -> str:
     # An instance whose deliveries are queued (failure policy "queue", reference section
     # 5.3) queues its new notifications behind them, until the client releases them.
-    if instance.configuration.get(FAILURE_POLICY_KEY) != QUEUE:
+    if StoredConfiguration.of(instance).failure_policy != QUEUE:
         return PENDING
     return QUEUED if await instance_is_queuing(session, instance.id) else PENDING
 

@@ -38,11 +38,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pollhub.db.configuration import RETRY, StoredConfiguration
 from pollhub.db.models import Instance, Notification
 from pollhub.db.types import UTCDateTime, decrypt
-from pollhub.delivery.callback_settings import RETRY, CallbackSettings
+from pollhub.delivery.callback_settings import CallbackSettings
 
-Parsed = tuple[dict[str, Any], dict[str, Any]]
 PENDING, RETRYING, DELIVERED, FAILED = "pending", "retrying", "delivered", "failed"
 # After the last retry of an instance whose failure policy is "queue": kept, with every
 # later notification of the instance, until released (reference section 5.3).
@@ -80,22 +80,23 @@ class Outcome:
 
 
 class InstanceColumns:
-    """Each instance's configuration and secrets, parsed and decrypted once per version."""
+    """Each instance's callback settings, parsed and decrypted once per version of its
+    configuration and secrets."""
 
     def __init__(self, size: int = 50_000) -> None:
         self._size = size
-        self._parsed: OrderedDict[int, tuple[tuple[str, str], Parsed]] = OrderedDict()
+        self._parsed: OrderedDict[int, tuple[tuple[str, str], CallbackSettings]] = OrderedDict()
 
-    def of(self, instance_id: int, configuration: str, secrets: str) -> Parsed:
-        """``(configuration, secrets)`` from the instance's raw columns."""
+    def of(self, instance_id: int, configuration: str, secrets: str) -> CallbackSettings:
+        """The callback settings of the instance's raw columns."""
         version = (configuration, secrets)
         cached = self._parsed.get(instance_id)
         if cached is None or cached[0] != version:
-            parsed = (
+            stored = StoredConfiguration.read(
                 json.loads(configuration) if configuration else {},
                 json.loads(decrypt(secrets)) if secrets else {},
             )
-            cached = self._parsed[instance_id] = (version, parsed)
+            cached = self._parsed[instance_id] = (version, CallbackSettings.of(stored))
         self._parsed.move_to_end(instance_id)
         while len(self._parsed) > self._size:
             self._parsed.popitem(last=False)
@@ -132,10 +133,7 @@ async def claim_due(
     for row in sorted(rows, key=lambda r: r.id):
         # Read at delivery time, so a rotated signature key signs every later attempt and
         # changed headers go with every later attempt.
-        configuration, secrets = instances.of(
-            row.instance_id, row.raw_configuration, row.raw_secrets
-        )
-        callback = CallbackSettings.of(configuration, secrets)
+        callback = instances.of(row.instance_id, row.raw_configuration, row.raw_secrets)
         claimed.append(
             Claimed(
                 id=row.id,

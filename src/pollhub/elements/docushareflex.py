@@ -25,7 +25,6 @@ from pollhub.elements.reading import (
     ReadRequest,
     ReadResult,
 )
-from pollhub.elements.urls import provider_url
 
 # Documents are found by modified date, so each read reaches back this far before the last
 # one: a document saved while the previous read ran, or stamped by a server clock that is a
@@ -40,7 +39,7 @@ async def read_documents(api: ProviderApi, request: ReadRequest) -> ReadResult:
     cursor = request.cursor or {}
     since = cursor.get("since")
     first = cursor.get("firstRead", since if cursor else _iso(started))
-    url = f"https://{request.configuration['docushare.domain']}/api/v1/objects"
+    url = f"{request.base_url}/objects"  # the instance's own site
     params: dict[str, Any] = {"type": "Document"}
     if since:
         reach = _parse(since) - OVERLAP
@@ -50,7 +49,7 @@ async def read_documents(api: ProviderApi, request: ReadRequest) -> ReadResult:
     if request.page_size:
         params["pageSize"] = str(request.page_size)
     changes = []
-    page_url: str | None = provider_url(url)
+    page_url: str | None = url
     while page_url:
         page = await api.get_json(page_url, params)
         params = {}  # the "next" link carries the query

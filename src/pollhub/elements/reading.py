@@ -55,7 +55,9 @@ class ReadResult:
 class ReadRequest:
     """What to read: the resource's hub path (placeholders rendered) and where we got to.
 
-    ``values`` are the hub path's ``{placeholder}`` values (a value equal to
+    ``base_url`` is the element's ``baseUrl`` for this instance (its configuration's
+    placeholders filled, the sandbox rewrite applied). ``values`` are the hub path's
+    ``{placeholder}`` values (a value equal to
     ``{placeholder}`` itself means: every parent object); ``skip`` are parent values that
     another resource of the instance polls by name, so a fan-out leaves them out.
     """
@@ -65,6 +67,7 @@ class ReadRequest:
     cursor: Mapping[str, Any] | None
     since: datetime | None
     configuration: Mapping[str, Any] = field(default_factory=dict)
+    base_url: str = ""
     page_size: int | None = None
     name: str = ""
     values: Mapping[str, str] = field(default_factory=dict)

@@ -17,7 +17,8 @@ from pydantic import (
     model_validator,
 )
 
-from pollhub.delivery.callback_settings import RETRY, parse_callback_headers
+from pollhub.db import configuration as keys
+from pollhub.delivery.callback_settings import parse_callback_headers
 from pollhub.elements.base import Element
 from pollhub.elements.definition import ElementDefinition
 from pollhub.errors import BadRequest
@@ -36,14 +37,14 @@ MASK = "********"
 # extra key that looks secret (a misspelt signature key too) is kept secret too.
 SECRET_KEYS = frozenset(
     {
-        "oauth.api.key",
-        "oauth.api.secret",
-        "event.notification.signature.key",
-        "event.notification.callback.headers",
-        "event.notification.basic.username",
-        "event.notification.basic.password",
-        "oauth.user.token",
-        "oauth.user.refresh_token",
+        keys.OAUTH_API_KEY,
+        keys.OAUTH_API_SECRET,
+        keys.SIGNATURE_KEY,
+        keys.CALLBACK_HEADERS,
+        keys.BASIC_USERNAME,
+        keys.BASIC_PASSWORD,
+        keys.ACCESS_TOKEN,
+        keys.REFRESH_TOKEN,
     }
 )
 # A key whose name says it holds a secret: apiKey, private_key, signature_key, passwd,
@@ -57,63 +58,59 @@ class InstanceConfiguration(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=False)
 
-    oauth_api_key: str | None = Field(default=None, alias="oauth.api.key")
-    oauth_api_secret: str | None = Field(default=None, alias="oauth.api.secret")
-    oauth_callback_url: str | None = Field(default=None, alias="oauth.callback.url")
-    oauth_scope: str | None = Field(default=None, alias="oauth.scope")
-    events_enabled: bool = Field(default=False, alias="event.notification.enabled")
-    callback_url: str | None = Field(default=None, alias="event.notification.callback.url")
-    signature_key: str | None = Field(default=None, alias="event.notification.signature.key")
-    vendor_type: Literal["polling", "webhook"] | None = Field(
-        default=None, alias="event.vendor.type"
-    )
+    oauth_api_key: str | None = Field(default=None, alias=keys.OAUTH_API_KEY)
+    oauth_api_secret: str | None = Field(default=None, alias=keys.OAUTH_API_SECRET)
+    oauth_callback_url: str | None = Field(default=None, alias=keys.OAUTH_CALLBACK_URL)
+    oauth_scope: str | None = Field(default=None, alias=keys.OAUTH_SCOPE)
+    events_enabled: bool = Field(default=False, alias=keys.EVENTS_ENABLED)
+    callback_url: str | None = Field(default=None, alias=keys.CALLBACK_URL)
+    signature_key: str | None = Field(default=None, alias=keys.SIGNATURE_KEY)
+    vendor_type: Literal["polling", "webhook"] | None = Field(default=None, alias=keys.VENDOR_TYPE)
     refresh_interval: float = Field(
-        default=15,
+        default=keys.DEFAULT_REFRESH_MINUTES,
         gt=0,
         le=MAX_REFRESH_MINUTES,
         allow_inf_nan=False,
-        alias="event.poller.refresh_interval",
+        alias=keys.REFRESH_INTERVAL,
     )
     poller_configuration: dict[str, PollerResource] | None = Field(
-        default=None, alias="event.poller.configuration"
+        default=None, alias=keys.POLLER_CONFIGURATION
     )
     # Webhook elements: fetch each changed object so ``raw`` carries it, as polling does.
-    fetch_objects: bool = Field(default=False, alias="event.notification.fetch.objects")
+    fetch_objects: bool = Field(default=False, alias=keys.FETCH_OBJECTS)
     # Callbacks: extra headers and HTTP Basic on every attempt, and what happens after the
     # last retry (see pollhub.delivery.callback_settings).
-    callback_headers: dict[str, str] | None = Field(
-        default=None, alias="event.notification.callback.headers"
-    )
-    basic_username: str | None = Field(default=None, alias="event.notification.basic.username")
-    basic_password: str | None = Field(default=None, alias="event.notification.basic.password")
-    failure_policy: Literal["retry", "queue"] = Field(
-        default="retry", alias="notification.webhook.failure.policy"
-    )
+    callback_headers: dict[str, str] | None = Field(default=None, alias=keys.CALLBACK_HEADERS)
+    basic_username: str | None = Field(default=None, alias=keys.BASIC_USERNAME)
+    basic_password: str | None = Field(default=None, alias=keys.BASIC_PASSWORD)
+    failure_policy: keys.FailurePolicy = Field(default=keys.RETRY, alias=keys.FAILURE_POLICY)
     # Tokens a client already holds (``externalAuthentication: "initial"``): the access token
     # was obtained at ``refresh_time`` (epoch ms) and lives ``refresh_interval`` seconds.
-    user_token: str | None = Field(default=None, alias="oauth.user.token")
-    user_refresh_token: str | None = Field(default=None, alias="oauth.user.refresh_token")
+    user_token: str | None = Field(default=None, alias=keys.ACCESS_TOKEN)
+    user_refresh_token: str | None = Field(default=None, alias=keys.REFRESH_TOKEN)
     user_refresh_interval: float | None = Field(
-        default=None, ge=0, alias="oauth.user.refresh_interval"
+        default=None, ge=0, alias=keys.USER_REFRESH_INTERVAL
     )
-    user_refresh_time: float | None = Field(default=None, ge=0, alias="oauth.user.refresh_time")
+    user_refresh_time: float | None = Field(default=None, ge=0, alias=keys.USER_REFRESH_TIME)
 
     @model_validator(mode="before")
     @classmethod
     def _legacy_poller_urls(cls, data: Any) -> Any:
         # Cloud Elements migrated the pipe form to the JSON form; so do we, when written.
-        if not isinstance(data, dict) or "event.poller.urls" not in data:
+        if not isinstance(data, dict) or keys.LEGACY_POLLER_URLS not in data:
             return data
         data = dict(data)
-        urls = data.pop("event.poller.urls")
+        urls = data.pop(keys.LEGACY_POLLER_URLS)
         if urls in (None, ""):
             return data  # Cloud Elements' own provisioner clears it this way
         if not isinstance(urls, str):
-            raise ValueError("'event.poller.urls' must be a string of resource|url|… lines")
+            raise ValueError(
+                f"'{keys.LEGACY_POLLER_URLS}' must be a string of resource|url|… lines"
+            )
         try:
-            data["event.poller.configuration"] = parse_legacy_urls(urls)
+            data[keys.POLLER_CONFIGURATION] = parse_legacy_urls(urls)
         except ValueError as exc:
-            raise ValueError(f"'event.poller.urls': {exc}") from None
+            raise ValueError(f"'{keys.LEGACY_POLLER_URLS}': {exc}") from None
         return data
 
     @field_validator("vendor_type", mode="before")
@@ -142,21 +139,18 @@ class InstanceConfiguration(BaseModel):
     @field_validator("failure_policy", mode="before")
     @classmethod
     def _policy_default(cls, value: Any) -> Any:
-        return RETRY if value in (None, "") else str(value).lower()
+        return keys.RETRY if value in (None, "") else str(value).lower()
 
     @model_validator(mode="after")
     def _basic_auth_is_whole(self) -> InstanceConfiguration:
         if self.basic_password and not self.basic_username:
-            raise ValueError(
-                "'event.notification.basic.username' is required with "
-                "'event.notification.basic.password'"
-            )
+            raise ValueError(f"'{keys.BASIC_USERNAME}' is required with '{keys.BASIC_PASSWORD}'")
         if self.basic_username and any(
             name.lower() == "authorization" for name in self.callback_headers or {}
         ):
             raise ValueError(
-                "'event.notification.callback.headers' cannot set 'Authorization' when "
-                "'event.notification.basic.username' is set"
+                f"'{keys.CALLBACK_HEADERS}' cannot set 'Authorization' when "
+                f"'{keys.BASIC_USERNAME}' is set"
             )
         return self
 
@@ -233,13 +227,12 @@ def _check_against_element(element: Element, config: InstanceConfiguration) -> N
     vendor_type = effective_vendor_type(element, config)
     if vendor_type != element.event_mechanism:
         raise BadRequest(
-            f"configuration 'event.vendor.type': {element.key} supports "
+            f"configuration '{keys.VENDOR_TYPE}': {element.key} supports "
             f"'{element.event_mechanism}' events, not '{vendor_type}'"
         )
     if config.events_enabled and not config.callback_url:
         raise BadRequest(
-            "configuration 'event.notification.callback.url' is required when "
-            "'event.notification.enabled' is true"
+            f"configuration '{keys.CALLBACK_URL}' is required when '{keys.EVENTS_ENABLED}' is true"
         )
     if element.definition is not None:
         _check_declared_keys(element.definition, config)
@@ -249,7 +242,7 @@ def _check_against_element(element: Element, config: InstanceConfiguration) -> N
     if config.poller_configuration is not None:
         if element.event_mechanism != "polling":
             raise BadRequest(
-                f"configuration 'event.poller.configuration': {element.key} receives "
+                f"configuration '{keys.POLLER_CONFIGURATION}': {element.key} receives "
                 "webhooks and does not poll"
             )
         for name, resource in config.poller_configuration.items():
@@ -257,7 +250,7 @@ def _check_against_element(element: Element, config: InstanceConfiguration) -> N
                 check_resource(element, resource)
             except ValueError as exc:
                 raise BadRequest(
-                    f"configuration 'event.poller.configuration.{name}.url': {exc}"
+                    f"configuration '{keys.POLLER_CONFIGURATION}.{name}.url': {exc}"
                 ) from None
 
 

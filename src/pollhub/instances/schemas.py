@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pollhub.db import configuration as keys
 from pollhub.polling.config import MAX_REFRESH_MINUTES
 
 
@@ -67,16 +68,16 @@ class _InstanceBody(BaseModel):
 # are described, so clients and schema-driven tests (schemathesis) know and reach them.
 _CONFIGURATION_SCHEMA: dict[str, Any] = {
     "properties": {
-        "event.poller.refresh_interval": {
+        keys.REFRESH_INTERVAL: {
             "description": "minutes between polls (a number or a numeric string)",
             "anyOf": [
                 {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_REFRESH_MINUTES},
                 {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"},
             ],
         },
-        "event.notification.enabled": {"anyOf": [{"type": "boolean"}, {"type": "string"}]},
+        keys.EVENTS_ENABLED: {"anyOf": [{"type": "boolean"}, {"type": "string"}]},
     },
-    "examples": [{"event.poller.refresh_interval": MAX_REFRESH_MINUTES}],
+    "examples": [{keys.REFRESH_INTERVAL: MAX_REFRESH_MINUTES}],
 }
 
 

@@ -381,17 +381,17 @@ def configuration_entries(instance: Instance) -> list[ConfigurationEntry]:
     """Every configuration key the instance has or could have, with its value as text."""
     element = element_of(instance)
     shown = shown_configuration(instance)
-    keys = [
+    listed = [
         field.alias
         for field in InstanceConfiguration.model_fields.values()
-        if field.alias and not field.alias.startswith("oauth.user.")
+        if field.alias and not field.alias.startswith(keys.USER_KEY_PREFIX)
     ]
     if element.event_mechanism != "polling":
-        keys = [key for key in keys if not key.startswith("event.poller.")]
-    keys += [*element.required_configuration, *shown]
+        listed = [key for key in listed if not key.startswith(keys.POLLER_KEY_PREFIX)]
+    listed += [*element.required_configuration, *shown]
     return [
         ConfigurationEntry(configuration_id(key), key, _as_text(shown.get(key)))
-        for key in dict.fromkeys(keys)
+        for key in dict.fromkeys(listed)
     ]
 
 
@@ -489,7 +489,7 @@ async def _check_outbound_urls(element: Element, config: InstanceConfiguration) 
     # naming the key; every connection is checked again (pollhub.outbound).
     allow_private = allow_private_addresses()
     await check_outbound_url(
-        config.callback_url, key="event.notification.callback.url", allow_private=allow_private
+        config.callback_url, key=keys.CALLBACK_URL, allow_private=allow_private
     )
     values = {**config.model_dump(by_alias=True), **config.extras()}
     for key, url in element.configured_urls(values).items():
@@ -513,8 +513,8 @@ async def _authorize(
     missing = [
         key
         for key, value in (
-            ("oauth.api.key", config.oauth_api_key),
-            ("oauth.api.secret", config.oauth_api_secret),
+            (keys.OAUTH_API_KEY, config.oauth_api_key),
+            (keys.OAUTH_API_SECRET, config.oauth_api_secret),
         )
         if not value
     ]
@@ -533,12 +533,12 @@ def _imported_tokens(element: Element, config: InstanceConfiguration) -> TokenSe
     """The tokens of ``externalAuthentication: "initial"``, checked as a refresh will need."""
     if not (config.user_token or config.user_refresh_token):
         raise BadRequest(
-            "configuration 'oauth.user.refresh_token' (or 'oauth.user.token') is required "
+            f"configuration '{keys.REFRESH_TOKEN}' (or '{keys.ACCESS_TOKEN}') is required "
             "with 'externalAuthentication': 'initial'"
         )
     for key, value in (
-        ("oauth.api.key", config.oauth_api_key),
-        ("oauth.api.secret", config.oauth_api_secret),
+        (keys.OAUTH_API_KEY, config.oauth_api_key),
+        (keys.OAUTH_API_SECRET, config.oauth_api_secret),
     ):
         if not value:
             raise BadRequest(f"configuration '{key}' is required to refresh {element.key} tokens")
@@ -569,7 +569,7 @@ def _merge_configuration(
         merged = {**kept, **{k: v for k, v in instance.secrets.items() if k in changes}}
     else:
         merged = {**instance.configuration, **instance.secrets}
-    for key in ("oauth.user.token", "oauth.user.refresh_token"):
+    for key in keys.USER_TOKENS:
         merged.pop(key, None)
     for key, value in changes.items():
         if value is None:
@@ -590,15 +590,15 @@ def _apply_configuration(
     values = config.model_dump(
         by_alias=True, exclude_unset=True, exclude_none=True, exclude={"poller_configuration"}
     )
-    values["event.notification.enabled"] = config.events_enabled
-    values["event.vendor.type"] = effective_vendor_type(element, config)
+    values[keys.EVENTS_ENABLED] = config.events_enabled
+    values[keys.VENDOR_TYPE] = effective_vendor_type(element, config)
     if element.polls:
-        values["event.poller.refresh_interval"] = config.refresh_interval
-        values["event.poller.configuration"] = {
+        values[keys.REFRESH_INTERVAL] = config.refresh_interval
+        values[keys.POLLER_CONFIGURATION] = {
             name: resource.model_dump(exclude_none=True)
             for name, resource in effective_poller_configuration(element, config).items()
         }
-    secrets = {k: v for k, v in previous_secrets.items() if k.startswith("oauth.user.")}
+    secrets = {k: v for k, v in previous_secrets.items() if k.startswith(keys.USER_KEY_PREFIX)}
     plain: dict[str, Any] = {}
     for key, value in values.items():
         (secrets if is_secret_key(key, element) else plain)[key] = value
@@ -628,9 +628,5 @@ async def _start_or_stop_events(
 def _apply_tokens(instance: Instance, tokens: TokenSet | None) -> None:
     if tokens is None:
         return
-    secrets = dict(instance.secrets)
-    secrets["oauth.user.token"] = tokens.access_token
-    if tokens.refresh_token:
-        secrets["oauth.user.refresh_token"] = tokens.refresh_token
-    instance.secrets = secrets
+    instance.secrets = keys.with_tokens(instance.secrets, tokens.access_token, tokens.refresh_token)
     instance.access_token_expires_at = tokens.expires_at

@@ -19,6 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pollhub.clock import clock
+from pollhub.db.configuration import (
+    StoredConfiguration,
+    access_token,
+    refresh_token,
+    with_tokens,
+)
 from pollhub.db.models import Instance
 from pollhub.elements import element_of
 from pollhub.elements.base import Element
@@ -50,9 +56,9 @@ class TokenKeeper:
             )
             if instance is None or not instance.valid:
                 raise InstanceInvalid(instance.invalid_reason if instance else "deleted")
-            current = instance.secrets.get("oauth.user.token", "")
+            current = access_token(instance.secrets) or ""
             if current != stale and not needs_refresh(instance):
-                return str(current)
+                return current
             try:
                 return await refresh_instance_tokens(instance)
             finally:
@@ -68,25 +74,20 @@ async def refresh_instance_tokens(instance: Instance, element: Element | None = 
     reason and raises :class:`InstanceInvalid`; the caller serialises refreshes and commits.
     """
     element = element or element_of(instance)
-    refresh_token = instance.secrets.get("oauth.user.refresh_token")
-    if element is None or not refresh_token:
+    config = StoredConfiguration.of(instance)
+    if element is None or not config.refresh_token:
         return _invalidate(instance, "no refresh token: re-authenticate the instance")
-    settings = {**instance.configuration, **instance.secrets}
     app = ClientApp(
-        client_id=str(settings.get("oauth.api.key", "")),
-        client_secret=str(settings.get("oauth.api.secret", "")),
-        redirect_uri=settings.get("oauth.callback.url"),
-        scope=str(settings.get("oauth.scope") or element.default_scope),
+        client_id=config.oauth_api_key,
+        client_secret=config.oauth_api_secret,
+        redirect_uri=config.oauth_callback_url,
+        scope=config.oauth_scope or element.default_scope,
     )
     try:
-        tokens = await refresh_tokens(element, settings, app, str(refresh_token))
+        tokens = await refresh_tokens(element, config.values, app, config.refresh_token)
     except BadRequest as exc:
         return _invalidate(instance, exc.message)
-    secrets = dict(instance.secrets)
-    secrets["oauth.user.token"] = tokens.access_token
-    if tokens.refresh_token:
-        secrets["oauth.user.refresh_token"] = tokens.refresh_token
-    instance.secrets = secrets
+    instance.secrets = with_tokens(instance.secrets, tokens.access_token, tokens.refresh_token)
     instance.access_token_expires_at = tokens.expires_at
     instance.updated_at = clock.now()
     log.info("refreshed access token", extra={"instance": instance.id})
@@ -97,8 +98,8 @@ def needs_refresh(instance: Instance) -> bool:
     """True when the access token is about to expire, or missing while a refresh token
     can get one (an instance created from a refresh token alone). An element that needs
     no token (an API key in the configuration) has neither and needs no refresh."""
-    if not instance.secrets.get("oauth.user.token"):
-        return bool(instance.secrets.get("oauth.user.refresh_token"))
+    if not access_token(instance.secrets):
+        return refresh_token(instance.secrets) is not None
     return _expiring(instance)
 
 
@@ -116,8 +117,8 @@ class HoldsTokens(Protocol):
 def fresh_token(instance: HoldsTokens) -> str | None:
     """The instance's access token if it is good for a while yet, without any lock or
     database read: the common case, which needs no refresh and so no serialisation."""
-    token = instance.secrets.get("oauth.user.token")
-    return str(token) if token and instance.valid and not _expiring(instance) else None
+    token = access_token(instance.secrets)
+    return token if token and instance.valid and not _expiring(instance) else None
 
 
 def _expiring(instance: HoldsTokens) -> bool:

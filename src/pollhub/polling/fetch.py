@@ -82,6 +82,7 @@ def _feed_request(call: HubCall, poll: PollInput) -> ReadRequest:
         cursor=poll.cursor,
         since=poll.last_success,
         configuration=poll.configuration,
+        base_url=poll.element.resolve(poll.element.base_url, poll.configuration),
         page_size=poll.resource.pageSize,
         name=poll.name,
         values=call.match.values,

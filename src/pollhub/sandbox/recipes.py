@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pollhub.db import configuration as keys
 from pollhub.sandbox.data.docushare import DEFAULT_DOMAIN
 
 Fields = Callable[[int], dict[str, Any]]
@@ -40,12 +41,12 @@ DEMO_INSTANCES = (
     DemoInstance(
         "docushareflex",
         "Demo DocuShare Flex",
-        {"event.vendor.type": "polling", "docushare.domain": DEFAULT_DOMAIN},
+        {keys.VENDOR_TYPE: "polling", "docushare.domain": DEFAULT_DOMAIN},
     ),
     DemoInstance(
         "microsoftgraph",
         "Demo Microsoft Graph",
-        {"oauth.scope": "Calendars.Read Calendars.ReadWrite offline_access"},
+        {keys.OAUTH_SCOPE: "Calendars.Read Calendars.ReadWrite offline_access"},
     ),
     DemoInstance("dropbox", "Demo Dropbox"),
 )

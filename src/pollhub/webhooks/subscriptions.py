@@ -21,7 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from pollhub.changes.memory import Memory
 from pollhub.changes.verdicts import classify
 from pollhub.clock import clock
-from pollhub.db.configuration import SUBSCRIPTION_IDS, StoredConfiguration
+from pollhub.db.configuration import (
+    EVENT_OBJECTS,
+    OAUTH_SCOPE,
+    SUBSCRIPTION_IDS,
+    StoredConfiguration,
+)
 from pollhub.db.leases import take_leases
 from pollhub.db.models import Instance, WebhookSubscription
 from pollhub.delivery.outbox import ChangeEvent, enqueue_webhook_events
@@ -65,10 +70,10 @@ async def subscribe(session: AsyncSession, instance: Instance, element: Element)
             config.oauth_scope or element.default_scope, config.event_objects
         )
     except ValueError as exc:
-        raise BadRequest(f"configuration 'event.objects': {exc}") from exc
+        raise BadRequest(f"configuration '{EVENT_OBJECTS}': {exc}") from exc
     if not wanted:
         raise BadRequest(
-            f"configuration 'oauth.scope' grants no resource {element.name} can notify about "
+            f"configuration '{OAUTH_SCOPE}' grants no resource {element.name} can notify about "
             f"(subscribable: {', '.join(hooks.known_object_types())})"
         )
     async with provider_client(timeout=PROVIDER_TIMEOUT) as http:
