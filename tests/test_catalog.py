@@ -146,6 +146,19 @@ async def test_docushare_oauth_url_is_on_the_customers_site(
     )
 
 
+async def test_the_openapi_document_lists_the_site_address_of_the_oauth_url(
+    client: httpx.AsyncClient,
+) -> None:
+    document = (await client.get("/openapi.json")).json()
+
+    operation = document["paths"][f"{API}/elements/{{key}}/oauth/url"]["get"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    assert {"apiKey", "callbackUrl", "scope", "state", "siteAddress"} <= set(parameters)
+    site = parameters["siteAddress"]
+    assert site["in"] == "query" and site["required"] is False
+    assert "DocuShare Flex" in site["description"]
+
+
 async def test_oauth_url_needs_an_api_key_and_callback(
     client: httpx.AsyncClient, tenant: Tenant
 ) -> None:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from pollhub.catalog import service
 from pollhub.catalog.schemas import ElementDeleted, ElementOut, OAuthUrlOut
 from pollhub.deps import CallerDep, SessionDep
-from pollhub.elements import custom_element, get_element
+from pollhub.elements import catalog, custom_element, get_element
 from pollhub.elements.base import Element
 from pollhub.elements.definition import ElementDefinition, definition_json_schema
 from pollhub.errors import BadRequest
@@ -65,7 +65,38 @@ async def delete_element(key: str, session: SessionDep, caller: CallerDep) -> El
     return ElementDeleted(key=key, deleted=True)
 
 
-@router.get("/{key}/oauth/url", response_model=OAuthUrlOut)
+def _site_parameters() -> list[dict[str, Any]]:
+    """The OpenAPI query parameters built-in definitions add to the OAuth URL route
+    (``oauthUrlParameter``: DocuShare Flex's ``siteAddress``), described from the files."""
+    found: dict[str, dict[str, Any]] = {}
+    for element in catalog().values():
+        for entry in element.definition.configuration if element.definition else []:
+            if entry.oauthUrlParameter is None:
+                continue
+            what = entry.description or entry.label or entry.key
+            parameter = found.setdefault(
+                entry.oauthUrlParameter,
+                {
+                    "name": entry.oauthUrlParameter,
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": "",
+                },
+            )
+            required = " (required for it)" if entry.required else ""
+            parameter["description"] += f"{element.name}: {what}{required}. "
+    return [
+        {**parameter, "description": parameter["description"].strip()}
+        for parameter in found.values()
+    ]
+
+
+@router.get(
+    "/{key}/oauth/url",
+    response_model=OAuthUrlOut,
+    openapi_extra={"parameters": _site_parameters()},
+)
 async def oauth_url(
     key: str,
     request: Request,
@@ -80,7 +111,8 @@ async def oauth_url(
     """The provider page where a user grants access; it redirects back with a ``code``.
 
     Elements whose provider URL depends on the instance (a per-customer site) take that
-    value from the query parameter their definition names (DocuShare Flex: ``siteAddress``).
+    value from the query parameter their definition names (DocuShare Flex: ``siteAddress``),
+    or, when it names none, from a query parameter named as the configuration key.
     """
     element = await service.element_or_404(session, caller.organization_id, key)
     if not element.authorization_url:
