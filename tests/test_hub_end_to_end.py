@@ -38,11 +38,27 @@ async def wait_for(condition: Callable[[], Awaitable[bool]], seconds: float = 30
         await asyncio.sleep(0.2)
 
 
+# Dropbox has no Cloud Elements seed: the body a user of its definition would send.
+DROPBOX = {
+    "element": {"key": "dropbox"},
+    "providerData": {"code": "dropbox-code"},
+    "name": "my dropbox",
+    "configuration": {
+        "oauth.api.key": "<CONSUMER_KEY>",
+        "oauth.api.secret": "<CONSUMER_SECRET>",
+        "oauth.callback.url": "https://www.mycoolapplication.com/auth",
+        "event.notification.enabled": True,
+        "event.notification.callback.url": "<CALLBACK_URL>",
+    },
+}
+
+
 def body(element: str, callback_url: str, poller: dict[str, Any] | None) -> dict[str, Any]:
     seed = {
         "onedrivev2": seeds.ONEDRIVE,
         "docushareflex": seeds.DOCUSHAREFLEX,
         "googlesuite": seeds.GOOGLESUITE,
+        "dropbox": DROPBOX,
     }[element]
     created = seeds.filled(seed)
     configuration = created["configuration"]
@@ -119,6 +135,16 @@ SCENARIOS = {
         {"title": "Q3 report (final).pdf", "domain": "acme.docushareflex.com"},
         "/hubs/documents/documents?where=modified_date > '2000-01-01T00:00:00Z'",
     ),
+    # Dropbox's list_folder is a POST taking JSON arguments; its files as a listing (every
+    # poll a full read, so a deletion shows as the file missing).
+    "dropbox": Scenario(
+        "dropbox",
+        "files",
+        "/hubs/documents/files",
+        {"path": "/report-1.txt", "size": 1},
+        {"size": 2},
+        "/hubs/documents/files",
+    ),
 }
 
 
@@ -170,6 +196,37 @@ async def _arrived(recorder: Receiver, count: int) -> bool:
 
 def _id(element: str, obj: dict[str, Any]) -> str:
     return str(obj["handle"] if element == "docushareflex" else obj["id"])
+
+
+async def test_dropbox_folder_contents_page_through_list_folder_continue(
+    http: httpx.AsyncClient, tenant: Tenant, receiver: tuple[Receiver, str]
+) -> None:
+    _, callback_url = receiver
+    instance = await create(http, tenant, body("dropbox", callback_url, None))
+    control = "/sandbox/control/dropbox/files"
+    for path in ("/Reports/a.pdf", "/Reports/b.pdf", "/Reports/2026/c.pdf", "/other.txt"):
+        assert (await http.post(control, json={"path": path})).status_code == 201
+    items = (await http.get(control)).json()["items"]
+    folder = next(e["id"] for e in items if e["path_display"] == "/Reports")
+    headers = {"Authorization": f"{tenant.headers['Authorization']}, Element {instance['token']}"}
+    contents = f"{API}/hubs/documents/folders/{folder}/contents"
+
+    pages: list[list[str]] = []
+    token: str | None = None
+    while True:
+        params = {"pageSize": "2", **({"nextPage": token} if token else {})}
+        page = await http.get(contents, params=params, headers=headers)
+        assert page.status_code == 200, page.text
+        pages.append([e["path_display"] for e in page.json()])
+        token = page.headers.get("Elements-Next-Page-Token")
+        if not token:
+            break
+    everything = await http.get(f"{API}/hubs/documents/files", headers=headers)
+    pdfs = await http.get(contents, params={"where": "name like '%.pdf'"}, headers=headers)
+
+    assert pages == [["/Reports/2026", "/Reports/a.pdf"], ["/Reports/b.pdf"]]
+    assert len(everything.json()) == 6, "both folders and the four files, recursively"
+    assert [e["name"] for e in pdfs.json()] == ["a.pdf", "b.pdf"]
 
 
 async def test_the_hub_api_needs_the_instance_token_of_the_callers_organization(

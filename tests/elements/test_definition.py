@@ -119,3 +119,22 @@ async def test_the_api_publishes_the_definition_schema(
     schema = response.json()
     assert schema == definition_json_schema()
     assert set(schema["required"]) >= {"key", "name", "hub", "baseUrl", "authentication"}
+
+
+@pytest.mark.parametrize(
+    ("resource", "problem"),
+    [
+        ({"path": "/t", "body": {"path": ""}}, "'body' is sent only with method 'POST'"),
+        (
+            {"path": "/t", "method": "POST", "pagination": {"type": "nextLink", "field": "n"}},
+            "pagination 'nextLink' is for GET resources",
+        ),
+        (
+            {"path": "/t", "pagination": {"type": "page", "param": "p", "more": "has_more"}},
+            "'path' and 'more' are for pagination type 'cursor'",
+        ),
+    ],
+)
+def test_a_post_resource_is_checked_when_defined(resource: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ValidationError, match=problem):
+        ElementDefinition.model_validate(tickets(resources={"tickets": resource}))

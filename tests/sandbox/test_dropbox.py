@@ -95,6 +95,25 @@ def test_the_sdk_lists_a_folder_page_by_page_with_typed_metadata(sandbox: Sandbo
     assert report.id.startswith("id:") and len(report.rev) >= 9
 
 
+def test_the_sdk_lists_one_folder_named_by_its_id(sandbox: Sandbox) -> None:
+    create(sandbox, path="/Reports/2026/q1.pdf")
+    create(sandbox, path="/Reports/summary.pdf")
+    create(sandbox, path="/elsewhere.txt")
+    listed_now = sandbox.control("GET", "dropbox/files").json()["items"]
+    folders = {e["path_display"]: e for e in listed_now}
+    dbx = sdk_client(sandbox)
+
+    listed = dbx.files_list_folder(folders["/Reports"]["id"])
+
+    assert sorted(e.path_display for e in listed.entries) == [
+        "/Reports/2026",
+        "/Reports/summary.pdf",
+    ]
+    with pytest.raises(dropbox.exceptions.ApiError) as raised:
+        dbx.files_list_folder("id:NoSuchFolder000000000")
+    assert raised.value.error.is_path() and raised.value.error.get_path().is_not_found()
+
+
 def test_continue_reports_changes_and_deletions_since_the_cursor(sandbox: Sandbox) -> None:
     kept = create(sandbox, path="/kept.txt")
     doomed = create(sandbox, path="/doomed.txt")

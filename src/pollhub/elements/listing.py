@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from pollhub.elements.http import ProviderApi, ProviderError
-from pollhub.elements.resources import ResourceDefinition, provider_resource_url
+from pollhub.elements.resources import ResourceDefinition, fill_body, provider_resource_url
 from pollhub.elements.where import field_value
 
 MAX_PAGES = 1000
@@ -28,6 +28,9 @@ class ListCall:
     url: str
     params: dict[str, str] = field(default_factory=dict)
     page_size: int | None = None
+    # A POST resource's JSON arguments, and where its cursor asks for the next page.
+    body: dict[str, Any] | None = None
+    continuation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,11 +52,20 @@ def list_call(
 ) -> ListCall:
     """Build the list request: the resource's URL and fixed query, ``params`` (translated
     filters) and the page size in the definition's page-size parameter."""
-    query = {**definition.query, **(params or {})}
     size = definition.page_size(page_size)
+    base = definition.base or base
+    url = provider_resource_url(base, definition.path, values, configuration)
+    if definition.method == "POST":
+        body = {**fill_body(definition.body or {}, values, configuration), **(params or {})}
+        if definition.pageSize is not None:
+            body[definition.pageSize.param] = size
+        path = definition.pagination.path
+        after = provider_resource_url(base, path, values, configuration) if path else None
+        sized = size if definition.pageSize else None
+        return ListCall(definition, url, dict(definition.query), sized, body, after)
+    query = {**definition.query, **(params or {})}
     if definition.pageSize is not None:
         query[definition.pageSize.param] = str(size)
-    url = provider_resource_url(definition.base or base, definition.path, values, configuration)
     return ListCall(definition, url, query, size if definition.pageSize else None)
 
 
@@ -71,6 +83,8 @@ def objects_at(body: Any, path: str) -> list[dict[str, Any]]:
 
 async def fetch_page(api: ProviderApi, call: ListCall, token: str | None = None) -> Page:
     """One page of the list: the first without ``token``, else the one it names."""
+    if call.body is not None:
+        return await _post_page(api, call, token)
     pagination = call.definition.pagination
     url, params = call.url, dict(call.params)
     if token is not None and pagination.type in ("nextLink", "linkHeader"):
@@ -84,6 +98,23 @@ async def fetch_page(api: ProviderApi, call: ListCall, token: str | None = None)
     response = await api.get(url, params or None)
     objects = objects_at(response.body, call.definition.list)
     return Page(objects, _next_token(call, params, response.body, response.next_link, objects))
+
+
+async def _post_page(api: ProviderApi, call: ListCall, token: str | None) -> Page:
+    # The arguments, or for a cursor with a continuation endpoint only the cursor there.
+    pagination = call.definition.pagination
+    url, arguments = call.url, dict(call.body or {})
+    if token is not None and pagination.type == "cursor" and call.continuation:
+        url, arguments = call.continuation, {pagination.param: token}
+    elif token is not None and pagination.type == "cursor":
+        arguments[pagination.param] = token
+    elif pagination.type in ("page", "offset"):
+        first = pagination.start or (1 if pagination.type == "page" else 0)
+        arguments[pagination.param] = int(token) if token is not None else first
+    body = await api.send("POST", url, params=call.params or None, json=arguments)
+    objects = objects_at(body, call.definition.list)
+    counted = {k: str(v) for k, v in arguments.items() if k == pagination.param}
+    return Page(objects, _next_token(call, counted, body, None, objects))
 
 
 def _next_token(
@@ -100,6 +131,8 @@ def _next_token(
     if pagination.type == "linkHeader":
         return _same_site(call.url, urljoin(call.url, link_header)) if link_header else None
     if pagination.type == "cursor":
+        if pagination.more and field_value(body, pagination.more) is not True:
+            return None
         cursor = field_value(body, pagination.field)
         return str(cursor) if cursor not in (None, "") else None
     short = not objects or (call.page_size is not None and len(objects) < call.page_size)

@@ -46,7 +46,10 @@ class Pagination(_Model):
 
     - ``nextLink``: ``field`` is the dotted path of the next page's URL in the body;
     - ``linkHeader``: the RFC 8288 ``Link: <…>; rel="next"`` header;
-    - ``cursor``: ``field`` holds a token sent back as query parameter ``param``;
+    - ``cursor``: ``field`` holds a token sent back as query parameter ``param`` (for a
+      ``POST`` resource, as the only body field at ``path`` when it names one: Dropbox's
+      ``/files/list_folder/continue``); ``more`` names a boolean field that says whether
+      another page follows, for providers that always answer with a cursor;
     - ``page``: page numbers in ``param``, from ``start`` (default 1);
     - ``offset``: the number of objects already read in ``param`` (from ``start``, 0);
     - ``none``: one answer holds everything.
@@ -56,6 +59,12 @@ class Pagination(_Model):
     field: str = ""
     param: str = ""
     start: int | None = None
+    path: str = Field(
+        default="",
+        pattern=r"^(/.*)?$",
+        description="cursor, POST: where the next page is asked for with the cursor alone",
+    )
+    more: str = Field(default="", description="cursor: a boolean field, true while more follow")
 
     @model_validator(mode="after")
     def _needs(self) -> Pagination:
@@ -63,6 +72,8 @@ class Pagination(_Model):
             raise ValueError(f"pagination type '{self.type}' needs 'field'")
         if self.type in ("cursor", "page", "offset") and not self.param:
             raise ValueError(f"pagination type '{self.type}' needs 'param'")
+        if (self.path or self.more) and self.type != "cursor":
+            raise ValueError("'path' and 'more' are for pagination type 'cursor'")
         return self
 
 
@@ -103,6 +114,15 @@ class ResourceDefinition(_Model):
 
     path: str = Field(min_length=1)
     base: str = ""
+    # RPC-style providers (Dropbox) take a list's arguments as a JSON body: with ``POST``,
+    # ``body`` is sent with its strings' {placeholders} filled, and the page size and the
+    # translated filters go into it rather than into the query.
+    method: Literal["GET", "POST"] = Field(
+        default="GET", description="POST for a provider taking a list's arguments as JSON"
+    )
+    body: dict[str, Any] | None = Field(
+        default=None, description="POST: the JSON arguments; strings may hold {placeholders}"
+    )
     query: dict[str, str] = Field(default_factory=dict)
     list: str = ""
     idField: str = "id"
@@ -123,6 +143,14 @@ class ResourceDefinition(_Model):
             raise ValueError("must start with '/' (under the base URL) or be an https URL")
         return path
 
+    @model_validator(mode="after")
+    def _body_is_posted(self) -> ResourceDefinition:
+        if self.body is not None and self.method != "POST":
+            raise ValueError("'body' is sent only with method 'POST'")
+        if self.method == "POST" and self.pagination.type in ("nextLink", "linkHeader"):
+            raise ValueError(f"pagination '{self.pagination.type}' is for GET resources")
+        return self
+
     @field_validator("deletedWhen")
     @classmethod
     def _where_expression(cls, text: str | None) -> str | None:
@@ -139,10 +167,11 @@ class ResourceDefinition(_Model):
         return where.parse(self.deletedWhen) if self.deletedWhen else None
 
     def object_path(self) -> str | None:
-        """The provider path of one object (``{id}`` its id), or None when it has none."""
+        """The provider path of one object (``{id}`` its id, read with GET), or None when
+        it has none (by default a POST resource, whose path is a procedure, has none)."""
         if self.object is not None:
             return self.object or None
-        return f"{self.path.rstrip('/')}/{{id}}"
+        return f"{self.path.rstrip('/')}/{{id}}" if self.method == "GET" else None
 
     def page_size(self, asked: int | None) -> int:
         """The page size to request: as asked, else the definition's, within its maximum."""
@@ -181,6 +210,24 @@ def fill_config(template: str, configuration: Mapping[str, Any]) -> str:
         return str(value)
 
     return _CONFIG_PLACEHOLDER.sub(substitute, template)
+
+
+def fill_body(body: Any, values: Mapping[str, str], configuration: Mapping[str, Any]) -> Any:
+    """A ``POST`` resource's body with ``{placeholder}`` and ``{config.key}`` filled into
+    its strings (values as they are: a body is JSON, not a URL)."""
+    if isinstance(body, dict):
+        return {key: fill_body(value, values, configuration) for key, value in body.items()}
+    if isinstance(body, builtins.list):
+        return [fill_body(value, values, configuration) for value in body]
+    if not isinstance(body, str):
+        return body
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(1) not in values:
+            raise KeyError(match.group(1))
+        return str(values[match.group(1)])
+
+    return _PATH_PLACEHOLDER.sub(substitute, fill_config(body, configuration))
 
 
 def provider_resource_url(

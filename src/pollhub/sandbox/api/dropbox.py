@@ -5,7 +5,8 @@
 - ``POST /api.dropboxapi.com/oauth2/token`` (form; authorization_code, refresh_token —
   a refresh answers without a new refresh token) → ``{"access_token": "sl.…",
   "token_type": "bearer", "expires_in", "refresh_token"?, "scope", "uid", "account_id"}``;
-- ``POST /api.dropboxapi.com/2/files/list_folder`` ``{"path", "recursive", "limit", …}``,
+- ``POST /api.dropboxapi.com/2/files/list_folder`` ``{"path", "recursive", "limit", …}``
+  (``path`` a path or a folder's ``id:…``),
   ``…/list_folder/continue`` ``{"cursor"}`` and ``…/list_folder/get_latest_cursor`` →
   ``{"entries": [FileMetadata | FolderMetadata | DeletedMetadata], "cursor", "has_more"}``.
 
@@ -83,8 +84,8 @@ async def list_folder(request: Request, state: SandboxState = Depends(get_state)
     """The first page of a folder's listing (``recursive``: everything below it)."""
     route = "files/list_folder"
     args = await _arguments(request, route)
-    path = _path(args, route)
     store = state.data.dropbox
+    path = store.folder_path(_path(args, route))
     if not store.exists(path):
         raise dropbox_error(409, "path", {"path": {".tag": "not_found"}})
     recursive = _flag(args, "recursive", route)
@@ -119,8 +120,8 @@ async def get_latest_cursor(
     """A cursor at the present: ``continue`` with it returns only later changes."""
     route = "files/list_folder/get_latest_cursor"
     args = await _arguments(request, route)
-    path = _path(args, route)
     store = state.data.dropbox
+    path = store.folder_path(_path(args, route))
     if not store.exists(path):
         raise dropbox_error(409, "path", {"path": {".tag": "not_found"}})
     recursive = _flag(args, "recursive", route)
@@ -174,6 +175,8 @@ def _path(args: dict[str, Any], route: str) -> str:
     path = args.get("path")
     if not isinstance(path, str):
         raise BadInput(route, "request body: missing required field 'path'")
+    if path.startswith("id:") and len(path) > 3:
+        return path  # a file or folder named by its id
     if path not in ("", "/") and (not path.startswith("/") or path.endswith("/")):
         raise BadInput(route, f"request body: path: '{path}' did not match pattern")
     return "" if path == "/" else path

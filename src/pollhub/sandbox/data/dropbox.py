@@ -108,6 +108,14 @@ class DropboxStore:
         entry = self.entries.get(path.lower())
         return path == "" or (entry is not None and entry.folder)
 
+    def folder_path(self, path: str) -> str:
+        """``path`` as a path: a folder's ``id:…`` (as Dropbox accepts in place of a path)
+        becomes its path, anything else is returned as given."""
+        if not path.startswith("id:"):
+            return path
+        found = next((e for e in self.entries.values() if e.id == path and e.folder), None)
+        return found.path_display if found is not None else path
+
     def listing(self, path: str, recursive: bool) -> list[Entry]:
         """What exists under ``path`` now, parents before children."""
         found = [e for e in self.entries.values() if _under(e.path_lower, path.lower(), recursive)]
