@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import httpx
 import pytest
 import respx
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
@@ -199,6 +200,47 @@ async def test_an_api_key_instance_needs_no_code_and_never_shows_its_key(
     assert instance is not None
     assert "api.key" not in instance.configuration
     assert instance.secrets["api.key"] == "k-123-secret-value"
+    # Encrypted at rest: the stored columns hold no trace of the key.
+    stored = (await session.execute(text("SELECT configuration, secrets FROM instances"))).one()
+    assert "k-123-secret-value" not in f"{stored[0]} {stored[1]}"
+
+
+async def test_a_basic_auth_instance_sends_its_credentials_and_never_shows_its_password(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    definition = tickets(
+        authentication={
+            "type": "basic",
+            "usernameKey": "desk.user",
+            "passwordKey": "desk.password",
+        },
+        configuration=[
+            {"key": "desk.user", "type": "string", "required": True},
+            {"key": "desk.password", "type": "secret", "required": True},
+        ],
+        resources={"tickets": {"path": "/tickets", "list": "data"}},
+    )
+    await register(client, tenant, definition)
+    body = {
+        "element": {"key": "tickets"},
+        "name": "Desk",
+        "configuration": {"desk.user": "agent", "desk.password": "pw-9-secret"},
+    }
+    created = await client.post(f"{API}/instances", json=body, headers=tenant.headers)
+    assert created.status_code == 200, created.text
+    token = f"{tenant.headers['Authorization']}, Element {created.json()['token']}"
+    with respx.mock:
+        provider = respx.get("https://api.example.com/v2/tickets").respond(
+            200, json={"data": [{"id": 1}]}
+        )
+        listed = await client.get(f"{API}/hubs/general/tickets", headers={"Authorization": token})
+
+    assert listed.status_code == 200, listed.text
+    assert listed.json() == [{"id": 1}]
+    sent = provider.calls.last.request.headers["Authorization"]
+    assert sent == "Basic " + base64.b64encode(b"agent:pw-9-secret").decode()
+    assert created.json()["configuration"]["desk.password"] == "********"
+    assert "pw-9-secret" not in created.text
 
 
 async def test_an_instance_is_checked_against_the_elements_configuration_keys(
