@@ -255,6 +255,48 @@ async def test_a_removed_subscription_is_recreated_and_caught_up(
     assert shown.json()["configuration"]["event.notification.subscription.id"] == new_id
 
 
+async def test_a_catch_up_read_is_a_full_read_missing_objects_were_deleted(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    providers: respx.MockRouter,
+    session: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    # The same change detection as polling: a version seen before is no news, and what was
+    # known but is missing from a full read was deleted while notifications were lost.
+    instance = await create_graph_instance(client, tenant)
+    row = await subscription(session)
+    url = f"{API}/events/microsoftgraph/{instance['id']}"
+    for event_id in ("kept", "gone"):
+        response = await client.post(url, json=notification(row, "created", event_id, 'W/"1"'))
+        assert response.status_code == 202
+    providers.get(EVENTS).respond(
+        json={"value": [{"id": "kept", "@odata.etag": 'W/"1"'}, {"id": "new", "@odata.etag": "2"}]}
+    )
+    lifecycle = {
+        "value": [
+            {
+                "subscriptionId": row.subscription_id,
+                "lifecycleEvent": "missed",
+                "clientState": row.client_state,
+                "resource": "me/events",
+            }
+        ]
+    }
+
+    response = await client.post(f"{url}/lifecycle", json=lifecycle)
+    await _maintain(sessionmaker)
+
+    assert response.status_code == 202
+    events = [(e["objectId"], e["eventType"]) for e in await outbox_events(session)]
+    assert events == [
+        ("kept", "CREATED"),
+        ("gone", "CREATED"),
+        ("new", "CREATED"),
+        ("gone", "DELETED"),
+    ]
+
+
 async def test_a_renewal_that_graph_no_longer_knows_recreates_the_subscription(
     client: httpx.AsyncClient,
     tenant: Tenant,
