@@ -84,7 +84,9 @@ async def refresh_instance_tokens(instance: Instance, element: Element | None = 
         scope=config.oauth_scope or element.default_scope,
     )
     try:
-        tokens = await refresh_tokens(element, config.values, app, config.refresh_token)
+        # The token endpoint's host may come from any key (as when the code was exchanged).
+        values = {**instance.configuration, **instance.secrets}
+        tokens = await refresh_tokens(element, values, app, config.refresh_token)
     except BadRequest as exc:
         return _invalidate(instance, exc.message)
     instance.secrets = with_tokens(instance.secrets, tokens.access_token, tokens.refresh_token)
