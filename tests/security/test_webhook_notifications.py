@@ -4,6 +4,7 @@ is skipped (logged), never a 500."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -11,12 +12,14 @@ import httpx
 import pytest
 import respx
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pollhub.db.models import Notification
 from tests.conftest import Tenant
 from tests.webhooks.test_graph_webhooks import (
+    EVENTS,
     create_graph_instance,
+    maintain,
     notification,
     outbox_events,
     subscription,
@@ -46,7 +49,7 @@ async def test_the_client_state_is_never_stored_nor_shown(
     assert row.client_state not in history.text
 
 
-async def test_a_replayed_old_notification_emits_nothing(
+async def test_a_replayed_old_creation_emits_nothing(
     client: httpx.AsyncClient, tenant: Tenant, providers: respx.MockRouter, session: AsyncSession
 ) -> None:
     instance = await create_graph_instance(client, tenant)
@@ -60,6 +63,139 @@ async def test_a_replayed_old_notification_emits_nothing(
 
     assert replay.status_code == 202
     assert [e["eventType"] for e in await outbox_events(session)] == ["CREATED", "UPDATED"]
+
+
+async def test_a_replayed_old_update_emits_nothing_and_a_fresh_one_emits_one_event(
+    client: httpx.AsyncClient, tenant: Tenant, providers: respx.MockRouter, session: AsyncSession
+) -> None:
+    instance = await create_graph_instance(client, tenant)
+    row = await subscription(session)
+    url = f"{API}/events/microsoftgraph/{instance['id']}"
+    first_update = notification(row, "updated", "e1", 'W/"2"')
+    newer = notification(row, "updated", "e1", 'W/"4"')
+    for body in (
+        notification(row, "created", "e1", 'W/"1"'),
+        first_update,
+        notification(row, "updated", "e1", 'W/"3"'),
+    ):
+        await client.post(url, json=body)
+
+    replays = [await client.post(url, json=first_update) for _ in range(2)]
+    before = [e["eventType"] for e in await outbox_events(session)]
+    fresh = await client.post(url, json=newer)
+
+    assert [r.status_code for r in replays] == [202, 202]
+    assert before == ["CREATED", "UPDATED", "UPDATED"]
+    assert fresh.status_code == 202
+    assert [e["eventType"] for e in await outbox_events(session)] == [*before, "UPDATED"]
+
+
+async def test_a_replayed_old_delete_emits_nothing_and_a_fresh_one_emits_one_event(
+    client: httpx.AsyncClient, tenant: Tenant, providers: respx.MockRouter, session: AsyncSession
+) -> None:
+    instance = await create_graph_instance(client, tenant)
+    row = await subscription(session)
+    url = f"{API}/events/microsoftgraph/{instance['id']}"
+    deleted = notification(row, "deleted", "e1", "")
+    for body in (notification(row, "created", "e1", 'W/"1"'), deleted):
+        await client.post(url, json=body)
+
+    replays = [await client.post(url, json=deleted) for _ in range(2)]
+    fresh = await client.post(url, json=notification(row, "deleted", "e2", ""))
+
+    assert [r.status_code for r in [*replays, fresh]] == [202, 202, 202]
+    events = [(e["objectId"], e["eventType"]) for e in await outbox_events(session)]
+    assert events == [("e1", "CREATED"), ("e1", "DELETED"), ("e2", "DELETED")]
+
+
+async def test_a_late_notification_never_processed_still_emits_one_event(
+    client: httpx.AsyncClient, tenant: Tenant, providers: respx.MockRouter, session: AsyncSession
+) -> None:
+    # Graph promises no order: version 2's notification may arrive after version 3's. It
+    # is news pollhub never had (so one event), and its repeats are not.
+    instance = await create_graph_instance(client, tenant)
+    row = await subscription(session)
+    url = f"{API}/events/microsoftgraph/{instance['id']}"
+    late = notification(row, "updated", "e1", 'W/"2"')
+    for body in (
+        notification(row, "created", "e1", 'W/"1"'),
+        notification(row, "updated", "e1", 'W/"3"'),
+        late,
+        late,
+    ):
+        assert (await client.post(url, json=body)).status_code == 202
+
+    assert [e["eventType"] for e in await outbox_events(session)] == [
+        "CREATED",
+        "UPDATED",
+        "UPDATED",
+    ]
+
+
+async def test_a_replay_of_a_version_caught_up_by_a_read_emits_nothing(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    providers: respx.MockRouter,
+    session: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    # Graph said "missed"; the catch-up read reported version 2, a notification then
+    # reported version 3: version 2's notification, arriving now, is older news.
+    instance = await create_graph_instance(client, tenant)
+    row = await subscription(session)
+    url = f"{API}/events/microsoftgraph/{instance['id']}"
+    await client.post(url, json=notification(row, "created", "e1", 'W/"1"'))
+    providers.get(EVENTS).respond(json={"value": [{"id": "e1", "@odata.etag": 'W/"2"'}]})
+    missed = {
+        "value": [
+            {
+                "subscriptionId": row.subscription_id,
+                "lifecycleEvent": "missed",
+                "clientState": row.client_state,
+                "resource": "me/events",
+            }
+        ]
+    }
+    await client.post(f"{url}/lifecycle", json=missed)
+    await maintain(sessionmaker)
+    await client.post(url, json=notification(row, "updated", "e1", 'W/"3"'))
+
+    late = await client.post(url, json=notification(row, "updated", "e1", 'W/"2"'))
+
+    assert late.status_code == 202
+    assert [e["eventType"] for e in await outbox_events(session)] == [
+        "CREATED",
+        "UPDATED",
+        "UPDATED",
+    ]
+
+
+async def test_replays_and_a_fresh_change_arriving_at_once_emit_one_event(
+    client: httpx.AsyncClient, tenant: Tenant, providers: respx.MockRouter, session: AsyncSession
+) -> None:
+    # As with several API processes sharing the database: the receivers see the same
+    # notifications at once, each on a connection of its own.
+    instance = await create_graph_instance(client, tenant)
+    row = await subscription(session)
+    url = f"{API}/events/microsoftgraph/{instance['id']}"
+    old = notification(row, "updated", "e1", 'W/"2"')
+    for body in (
+        notification(row, "created", "e1", 'W/"1"'),
+        old,
+        notification(row, "updated", "e1", 'W/"3"'),
+    ):
+        await client.post(url, json=body)
+    fresh = notification(row, "updated", "e1", 'W/"4"')
+
+    answers = await asyncio.gather(*(client.post(url, json=b) for b in [old, fresh] * 3))
+
+    assert {a.status_code for a in answers} == {202}
+    assert [e["eventType"] for e in await outbox_events(session)] == [
+        "CREATED",
+        "UPDATED",
+        "UPDATED",
+        "UPDATED",
+    ]
 
 
 @pytest.mark.parametrize("object_id", ["x" * 501, "bad\x00id"])
