@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import Any
 
 import httpx
 import pytest
@@ -14,11 +15,12 @@ import respx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from pollhub.db.models import Notification
+from pollhub.db.models import Notification, WebhookSubscription
 from tests.conftest import Tenant
 from tests.webhooks.test_graph_webhooks import (
     EVENTS,
     create_graph_instance,
+    lifecycle,
     maintain,
     notification,
     outbox_events,
@@ -49,19 +51,29 @@ async def test_the_client_state_is_never_stored_nor_shown(
     assert row.client_state not in history.text
 
 
+def versions_of_e1(row: WebhookSubscription, count: int) -> list[dict[str, Any]]:
+    """Graph's notifications for event e1: created at version 1, then each update."""
+    return [
+        notification(row, "created" if v == 1 else "updated", "e1", f'W/"{v}"')
+        for v in range(1, count + 1)
+    ]
+
+
+async def post_all(client: httpx.AsyncClient, url: str, *bodies: dict[str, Any]) -> None:
+    """Deliver notifications in turn, each accepted."""
+    for body in bodies:
+        assert (await client.post(url, json=body)).status_code == 202
+
+
 async def test_a_replayed_old_creation_emits_nothing(
     client: httpx.AsyncClient, tenant: Tenant, providers: respx.MockRouter, session: AsyncSession
 ) -> None:
     instance = await create_graph_instance(client, tenant)
-    row = await subscription(session)
+    created, updated = versions_of_e1(await subscription(session), 2)
     url = f"{API}/events/microsoftgraph/{instance['id']}"
-    created = notification(row, "created", "e1", 'W/"1"')
 
-    await client.post(url, json=created)
-    await client.post(url, json=notification(row, "updated", "e1", 'W/"2"'))
-    replay = await client.post(url, json=created)
+    await post_all(client, url, created, updated, created)
 
-    assert replay.status_code == 202
     assert [e["eventType"] for e in await outbox_events(session)] == ["CREATED", "UPDATED"]
 
 
@@ -69,24 +81,15 @@ async def test_a_replayed_old_update_emits_nothing_and_a_fresh_one_emits_one_eve
     client: httpx.AsyncClient, tenant: Tenant, providers: respx.MockRouter, session: AsyncSession
 ) -> None:
     instance = await create_graph_instance(client, tenant)
-    row = await subscription(session)
+    created, first_update, second_update, fresh = versions_of_e1(await subscription(session), 4)
     url = f"{API}/events/microsoftgraph/{instance['id']}"
-    first_update = notification(row, "updated", "e1", 'W/"2"')
-    newer = notification(row, "updated", "e1", 'W/"4"')
-    for body in (
-        notification(row, "created", "e1", 'W/"1"'),
-        first_update,
-        notification(row, "updated", "e1", 'W/"3"'),
-    ):
-        await client.post(url, json=body)
+    await post_all(client, url, created, first_update, second_update)
 
-    replays = [await client.post(url, json=first_update) for _ in range(2)]
+    await post_all(client, url, first_update, first_update)
     before = [e["eventType"] for e in await outbox_events(session)]
-    fresh = await client.post(url, json=newer)
+    await post_all(client, url, fresh)
 
-    assert [r.status_code for r in replays] == [202, 202]
     assert before == ["CREATED", "UPDATED", "UPDATED"]
-    assert fresh.status_code == 202
     assert [e["eventType"] for e in await outbox_events(session)] == [*before, "UPDATED"]
 
 
@@ -96,14 +99,12 @@ async def test_a_replayed_old_delete_emits_nothing_and_a_fresh_one_emits_one_eve
     instance = await create_graph_instance(client, tenant)
     row = await subscription(session)
     url = f"{API}/events/microsoftgraph/{instance['id']}"
-    deleted = notification(row, "deleted", "e1", "")
-    for body in (notification(row, "created", "e1", 'W/"1"'), deleted):
-        await client.post(url, json=body)
+    [created] = versions_of_e1(row, 1)
+    deleted, fresh = (notification(row, "deleted", e, "") for e in ("e1", "e2"))
+    await post_all(client, url, created, deleted)
 
-    replays = [await client.post(url, json=deleted) for _ in range(2)]
-    fresh = await client.post(url, json=notification(row, "deleted", "e2", ""))
+    await post_all(client, url, deleted, deleted, fresh)
 
-    assert [r.status_code for r in [*replays, fresh]] == [202, 202, 202]
     events = [(e["objectId"], e["eventType"]) for e in await outbox_events(session)]
     assert events == [("e1", "CREATED"), ("e1", "DELETED"), ("e2", "DELETED")]
 
@@ -114,16 +115,10 @@ async def test_a_late_notification_never_processed_still_emits_one_event(
     # Graph promises no order: version 2's notification may arrive after version 3's. It
     # is news pollhub never had (so one event), and its repeats are not.
     instance = await create_graph_instance(client, tenant)
-    row = await subscription(session)
+    created, late, newest = versions_of_e1(await subscription(session), 3)
     url = f"{API}/events/microsoftgraph/{instance['id']}"
-    late = notification(row, "updated", "e1", 'W/"2"')
-    for body in (
-        notification(row, "created", "e1", 'W/"1"'),
-        notification(row, "updated", "e1", 'W/"3"'),
-        late,
-        late,
-    ):
-        assert (await client.post(url, json=body)).status_code == 202
+
+    await post_all(client, url, created, newest, late, late)
 
     assert [e["eventType"] for e in await outbox_events(session)] == [
         "CREATED",
@@ -146,17 +141,7 @@ async def test_a_replay_of_a_version_caught_up_by_a_read_emits_nothing(
     url = f"{API}/events/microsoftgraph/{instance['id']}"
     await client.post(url, json=notification(row, "created", "e1", 'W/"1"'))
     providers.get(EVENTS).respond(json={"value": [{"id": "e1", "@odata.etag": 'W/"2"'}]})
-    missed = {
-        "value": [
-            {
-                "subscriptionId": row.subscription_id,
-                "lifecycleEvent": "missed",
-                "clientState": row.client_state,
-                "resource": "me/events",
-            }
-        ]
-    }
-    await client.post(f"{url}/lifecycle", json=missed)
+    await client.post(f"{url}/lifecycle", json=lifecycle(row, "missed"))
     await maintain(sessionmaker)
     await client.post(url, json=notification(row, "updated", "e1", 'W/"3"'))
 
@@ -176,16 +161,9 @@ async def test_replays_and_a_fresh_change_arriving_at_once_emit_one_event(
     # As with several API processes sharing the database: the receivers see the same
     # notifications at once, each on a connection of its own.
     instance = await create_graph_instance(client, tenant)
-    row = await subscription(session)
+    created, old, newest, fresh = versions_of_e1(await subscription(session), 4)
     url = f"{API}/events/microsoftgraph/{instance['id']}"
-    old = notification(row, "updated", "e1", 'W/"2"')
-    for body in (
-        notification(row, "created", "e1", 'W/"1"'),
-        old,
-        notification(row, "updated", "e1", 'W/"3"'),
-    ):
-        await client.post(url, json=body)
-    fresh = notification(row, "updated", "e1", 'W/"4"')
+    await post_all(client, url, created, old, newest)
 
     answers = await asyncio.gather(*(client.post(url, json=b) for b in [old, fresh] * 3))
 

@@ -60,6 +60,19 @@ def notification(row: WebhookSubscription, change: str, event_id: str, etag: str
     }
 
 
+def lifecycle(row: WebhookSubscription, event: str) -> dict[str, Any]:
+    return {
+        "value": [
+            {
+                "subscriptionId": row.subscription_id,
+                "lifecycleEvent": event,
+                "clientState": row.client_state,
+                "resource": "me/events",
+            }
+        ]
+    }
+
+
 async def outbox_events(session: AsyncSession) -> list[dict[str, Any]]:
     session.expire_all()
     bodies = await session.scalars(select(Notification.body).order_by(Notification.id))
@@ -228,19 +241,10 @@ async def test_a_removed_subscription_is_recreated_and_caught_up(
     providers.get(EVENTS).respond(
         json={"value": [{"id": "ev9", "@odata.etag": 'W/"9"', "subject": "Missed meeting"}]}
     )
-    lifecycle = {
-        "value": [
-            {
-                "subscriptionId": old_id,
-                "lifecycleEvent": "subscriptionRemoved",
-                "clientState": row.client_state,
-                "resource": "me/events",
-            }
-        ]
-    }
+    removed = lifecycle(row, "subscriptionRemoved")
 
     response = await client.post(
-        f"{API}/events/microsoftgraph/{instance['id']}/lifecycle", json=lifecycle
+        f"{API}/events/microsoftgraph/{instance['id']}/lifecycle", json=removed
     )
     await maintain(sessionmaker)
 
