@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -56,6 +57,10 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
         yield f"sqlite+aiosqlite:///{tmp_path / 'upgrade.db'}"
         return
     if not _postgres_reachable():
+        if os.environ.get("CI") == "true":
+            pytest.fail(
+                f"PostgreSQL is required in CI and is not reachable at {POSTGRES_ADMIN_DSN}"
+            )
         pytest.skip("PostgreSQL not reachable")
     name = f"pollhub_migration_{uuid.uuid4().hex[:12]}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
