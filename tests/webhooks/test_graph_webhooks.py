@@ -200,7 +200,7 @@ async def test_notifications_for_an_unknown_instance_are_a_404(client: httpx.Asy
     assert response.status_code == 404
 
 
-async def _maintain(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+async def maintain(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     async with httpx.AsyncClient() as http:
         return await subscriptions.maintain(sessionmaker, TokenKeeper(sessionmaker), http, "w1")
 
@@ -215,10 +215,10 @@ async def test_subscriptions_are_renewed_halfway_through_their_life(
     await create_graph_instance(client, tenant)
     row = await subscription(session)
     first_expiry = row.expires_at
-    assert await _maintain(sessionmaker) == 0, "not due yet"
+    assert await maintain(sessionmaker) == 0, "not due yet"
 
     clock.advance(timedelta(days=3, hours=12))
-    handled = await _maintain(sessionmaker)
+    handled = await maintain(sessionmaker)
 
     assert handled == 1
     [renewal] = [c for c in providers.calls if c.request.method == "PATCH"]
@@ -241,11 +241,12 @@ async def test_a_removed_subscription_is_recreated_and_caught_up(
     providers.get(EVENTS).respond(
         json={"value": [{"id": "ev9", "@odata.etag": 'W/"9"', "subject": "Missed meeting"}]}
     )
+    removed = lifecycle(row, "subscriptionRemoved")
+
     response = await client.post(
-        f"{API}/events/microsoftgraph/{instance['id']}/lifecycle",
-        json=lifecycle(row, "subscriptionRemoved"),
+        f"{API}/events/microsoftgraph/{instance['id']}/lifecycle", json=removed
     )
-    await _maintain(sessionmaker)
+    await maintain(sessionmaker)
 
     assert response.status_code == 202
     recreated = await subscription(session)
@@ -277,7 +278,7 @@ async def test_a_catch_up_read_is_a_full_read_missing_objects_were_deleted(
         json={"value": [{"id": "kept", "@odata.etag": 'W/"1"'}, {"id": "new", "@odata.etag": "2"}]}
     )
     response = await client.post(f"{url}/lifecycle", json=lifecycle(row, "missed"))
-    await _maintain(sessionmaker)
+    await maintain(sessionmaker)
 
     assert response.status_code == 202
     events = [(e["objectId"], e["eventType"]) for e in await outbox_events(session)]
@@ -304,7 +305,7 @@ async def test_a_renewal_that_graph_no_longer_knows_recreates_the_subscription(
     providers.get(EVENTS).respond(json={"value": []})
     clock.advance(timedelta(days=4))
 
-    await _maintain(sessionmaker)
+    await maintain(sessionmaker)
 
     assert (await subscription(session)).subscription_id != old_id
 
