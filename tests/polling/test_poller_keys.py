@@ -282,6 +282,36 @@ async def test_the_first_poll_renders_its_own_start_and_reports_nothing(
     assert await delivered_events(session) == []
 
 
+async def test_a_delete_from_the_first_polls_own_second_is_reported_only_if_it_was_listed(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    site: FakeSite,
+    run_polls: RunPolls,
+    session: AsyncSession,
+) -> None:
+    """Regression (issue 12): the site dates changes to the second and ``pollDelay`` reaches
+    back past the first poll, so the second poll gets tombstones dated in the first poll's
+    own second. D0 was deleted before the first poll (it never listed it): old news. D1 was
+    listed, so it existed after the first poll: its deletion is real."""
+    t0 = clock.now()
+    created = t0 - timedelta(days=2)
+    site.documents = [doc("D1", created, t0 - timedelta(minutes=1))]
+    assert (await create(client, tenant, {"url": SINCE, "pollDelay": 300})).status_code == 200
+    assert await run_polls() == ["baseline"]
+    first = await last_success(session)
+
+    clock.advance(INTERVAL)
+    site.documents = [
+        doc("D0", created, first, deleted=True),
+        doc("D1", created, first, deleted=True),
+        doc("D2", first + timedelta(seconds=5), first + timedelta(seconds=5)),
+    ]
+    assert (await run_polls())[0].startswith("ok")
+
+    received = [(e["objectId"], e["eventType"]) for e in await delivered_events(session)]
+    assert received == [("D1", "DELETED"), ("D2", "CREATED")]
+
+
 @pytest.mark.parametrize(
     ("entry", "named"),
     [
