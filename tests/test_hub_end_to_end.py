@@ -189,6 +189,43 @@ async def test_the_hub_api_needs_the_instance_token_of_the_callers_organization(
     assert bad_where.status_code == 400 and "where" in bad_where.json()["message"]
 
 
+async def test_a_hub_get_over_every_calendar_pages_and_lists_each_event_once(
+    http: httpx.AsyncClient, tenant: Tenant, receiver: tuple[Receiver, str]
+) -> None:
+    """A literal ``{calendarId}`` reads every calendar's events, a page at a time like any
+    hub list: each page at most pageSize, the next page's token in the header."""
+    _, callback_url = receiver
+    control = "/sandbox/control/googlesuite/calendar-events"
+    made = set()
+    for calendar, count in (("primary", 3), ("team", 4), ("offsite", 1)):
+        for n in range(count):
+            event = {"calendarId": calendar, "summary": f"{calendar} {n}"}
+            made.add((await http.post(control, json=event)).json()["id"])
+    instance = await create(http, tenant, body("googlesuite", callback_url, None))
+    headers = {"Authorization": f"{tenant.headers['Authorization']}, Element {instance['token']}"}
+    path = f"{API}/hubs/general/calendars/{{calendarId}}/events"
+
+    pages: list[list[str]] = []
+    params: dict[str, Any] = {"pageSize": 2}
+    for _ in range(20):
+        page = await http.get(path, params=params, headers=headers)
+        assert page.status_code == 200, page.text
+        assert 0 < len(page.json()) <= 2
+        pages.append([event["id"] for event in page.json()])
+        token = page.headers.get("Elements-Next-Page-Token")
+        if token is None:
+            break
+        params = {"pageSize": 2, "nextPage": token}
+    seen = [event_id for page_ids in pages for event_id in page_ids]
+    assert sorted(seen) == sorted(made)  # every event, each exactly once
+    assert len(pages) >= 4
+
+    third = await http.get(path, params={"pageSize": 2, "page": 3}, headers=headers)
+    assert [event["id"] for event in third.json()] == pages[2]
+    forged = await http.get(path, params={"nextPage": "bm90IGEgdG9rZW4"}, headers=headers)
+    assert forged.status_code == 400, forged.text
+
+
 async def test_changing_a_resource_url_starts_a_fresh_baseline(
     http: httpx.AsyncClient, tenant: Tenant, receiver: tuple[Receiver, str]
 ) -> None:
