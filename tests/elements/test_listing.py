@@ -202,7 +202,9 @@ async def test_a_fanned_out_list_pages_through_each_parent_in_turn(api: Provider
     respx.get(f"{BASE}/calendars/c1/events", params={"token": "p2"}).respond(
         json={"items": items("e3")}
     )
-    respx.get(f"{BASE}/calendars/c1/events").respond(json={"items": items("e1", "e2"), "next": "p2"})
+    respx.get(f"{BASE}/calendars/c1/events").respond(
+        json={"items": items("e1", "e2"), "next": "p2"}
+    )
     respx.get(f"{BASE}/calendars/c2/events").respond(json={"items": []})
     respx.get(f"{BASE}/calendars/c3/events").respond(json={"items": items("e4")})
     call = plan_call(_calendar_element(), "/hubs/general/calendars/{calendarId}/events", None)
