@@ -54,7 +54,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -367,8 +367,9 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def install_recorder(report: WorkerReport) -> None:
-    """Wrap the poll function each PollWorker task calls, to record every poll."""
+def install_recorder(out: IO[str]) -> None:
+    """Wrap the poll function each PollWorker task calls, to record every poll as a line in
+    ``out`` — a file, not a list, so the records do not grow the RSS being measured."""
     import pollhub.worker as worker_module
     from pollhub.polling.schedule import Claim
 
@@ -386,9 +387,18 @@ def install_recorder(report: WorkerReport) -> None:
             raise
         finally:
             due = claim.due_at.timestamp()
-            report.polls.append((claim.state_id, due, start, time.time(), result))
+            out.write(f"{claim.state_id}\t{due}\t{start}\t{time.time()}\t{result}\n")
 
     worker_module.poll_resource = recorded
+
+
+def read_records(path: Path) -> list[tuple[int, float, float, float, str]]:
+    """The polls :func:`install_recorder` wrote."""
+    polls = []
+    for line in path.read_text().splitlines():
+        state, due, start, end, result = line.split("\t", 4)
+        polls.append((int(state), float(due), float(start), float(end), result))
+    return polls
 
 
 def configure_logs(path: str | None) -> None:
@@ -414,7 +424,9 @@ async def run_poll_worker(
     from pollhub.worker import PollWorker
 
     report = WorkerReport(index=index)
-    install_recorder(report)
+    records = Path(tempfile.mkstemp(prefix="pollhub-bench-polls-")[1])
+    out = records.open("w")  # noqa: ASYNC230 - before the run; buffered writes after
+    install_recorder(out)
     engine = create_engine(database_url)
     worker = PollWorker(
         create_sessionmaker(engine), worker_id=f"bench-{index}", concurrency=concurrency
@@ -432,6 +444,9 @@ async def run_poll_worker(
     await running
     await engine.dispose()
     report.peak_rss_mb = peak_rss_mb()
+    out.close()
+    report.polls = read_records(records)
+    records.unlink()  # noqa: ASYNC240 - after the run
     return report
 
 

@@ -1,19 +1,26 @@
 """pollhub behind PgBouncer in transaction pooling mode (``?pgbouncer=true``).
 
 The whole PostgreSQL run of the suite goes through PgBouncer when POLLHUB_TEST_PGBOUNCER is
-set (CI: ``.ci/run`` starts ``scripts/pgbouncer``); this shows why the URL flag is needed.
+set (CI: ``.ci/run`` starts ``scripts/pgbouncer``); this shows why the URL flag is needed,
+and that runs at once on one machine each stop only their own PgBouncer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from pollhub.db.engine import create_engine
-from tests.conftest import PGBOUNCER_DSN
+from tests.conftest import PGBOUNCER_DSN, POSTGRES_ADMIN_DSN, _postgres_reachable
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "pgbouncer"
 
 
 def _through_pgbouncer(flag: str) -> str:
@@ -45,3 +52,48 @@ async def test_concurrent_transactions_work_behind_pgbouncer_with_the_url_flag()
 async def test_without_the_flag_cached_prepared_statements_break_behind_pgbouncer() -> None:
     with pytest.raises(DBAPIError, match="prepared statement"):
         await _many_transactions(_through_pgbouncer(""))
+
+
+def _script(*args: str, dsn: str | None = None) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "POLLHUB_TEST_PGBOUNCER"}
+    if dsn is not None:
+        env["POLLHUB_TEST_PGBOUNCER"] = dsn
+    done = subprocess.run(
+        [str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    return done.stdout.strip()
+
+
+def _answers(dsn: str) -> bool:
+    """Whether ``psql`` reaches PostgreSQL through the PgBouncer at ``dsn``."""
+    done = subprocess.run(
+        ["psql", dsn, "-Atc", "SELECT 'through pgbouncer'"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return done.returncode == 0 and done.stdout.strip() == "through pgbouncer"
+
+
+def test_two_runs_at_once_each_stop_only_their_own_pgbouncer() -> None:
+    if os.environ.get("CI") != "true" and not (
+        shutil.which("pgbouncer") and shutil.which("psql") and _postgres_reachable()
+    ):
+        pytest.skip("needs pgbouncer, psql and PostgreSQL at " + POSTGRES_ADMIN_DSN)
+    first = _script("start")
+    try:
+        second = _script("start")
+        try:
+            assert first != second
+            assert _answers(first) and _answers(second)
+
+            _script("stop", second)
+
+            assert not _answers(second)
+            assert _answers(first), "stopping one run's PgBouncer stopped the other's"
+        finally:
+            _script("stop", second)
+        _script("stop", dsn=first)  # as .ci/run's trap does: the DSN from the environment
+        assert not _answers(first)
+    finally:
+        _script("stop", first)

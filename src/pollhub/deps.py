@@ -1,4 +1,5 @@
-"""FastAPI dependencies shared by the routers: the database session and the caller."""
+"""FastAPI dependencies shared by the routers: the database session, the caller, and the
+instance a call is about."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Annotated
 from fastapi import Depends, Header, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from pollhub.db.models import Instance
+from pollhub.instances.service import get_instance, named_instance, token_instance
 from pollhub.tenancy.authentication import authenticate_header
 from pollhub.tenancy.service import Caller
 
@@ -64,3 +67,34 @@ InstanceId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the instance's
 EventId = Annotated[
     str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="eventId")
 ]
+
+
+# The instance a call is about, looked up and authorized before the handler runs, with the
+# services' errors. A call names it by id in the path or by its ``Element`` token; one
+# dependency per way, since a parameter FastAPI cannot find in a route's path becomes a
+# query parameter (``/elements/{keyOrId}/instances/{id}``: see instances/endpoints.py).
+
+
+async def instance_by_id(
+    instance_id: InstanceId, session: SessionDep, caller: CallerDep
+) -> Instance:
+    """``/instances/{id}…``: the caller's instance of that id. Another organization's, or
+    another instance than the caller's ``Element`` token's, is 404."""
+    return await get_instance(session, caller, instance_id)
+
+
+async def instance_by_token(session: SessionDep, caller: CallerDep) -> Instance:
+    """The id-less ``/instances…`` routes: the ``Element`` token's instance (no token, or
+    another organization's: 401)."""
+    return await token_instance(session, caller)
+
+
+async def instance_if_named(session: SessionDep, caller: CallerDep) -> Instance | None:
+    """The organization-wide routes: the ``Element`` token's instance when the caller names
+    one (then only its data is seen), else None."""
+    return await named_instance(session, caller)
+
+
+InstanceDep = Annotated[Instance, Depends(instance_by_id)]
+TokenInstanceDep = Annotated[Instance, Depends(instance_by_token)]
+NamedInstanceDep = Annotated[Instance | None, Depends(instance_if_named)]

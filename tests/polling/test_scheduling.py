@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from sqlalchemy import insert, select
+import pytest
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pollhub.clock import clock
+from pollhub.db.leases import renew_leases
 from pollhub.db.models import Instance, Organization, PollState, User
 from pollhub.polling import schedule
 
@@ -177,3 +179,32 @@ async def test_a_changed_instance_is_seen_by_the_next_claim(session: AsyncSessio
 
     assert first.instance.secrets == {}
     assert second.instance.secrets == {"oauth.user.token": "rotated"}
+
+
+async def test_renewing_leases_never_waits_for_a_poll_being_closed(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, database_url: str
+) -> None:
+    # A renewal that waited for the closing commit's row locks deadlocked with it (the two
+    # lock the same rows in different orders) and the heartbeat lost its beat.
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer: rows are never locked apart")
+    await _instances(session, {"acme": 3})
+    claims = await schedule.claim_due_polls(session, "w1", 3)
+    await session.commit()
+    ids = sorted(claim.state_id for claim in claims)
+    until = clock.now() + timedelta(minutes=5)
+
+    async with sessionmaker() as closing, closing.begin():
+        await closing.execute(
+            update(PollState).where(PollState.id == ids[1]).values(lease_owner=None)
+        )
+        async with sessionmaker() as beat, beat.begin():
+            await asyncio.wait_for(
+                renew_leases(beat, PollState, ids, worker_id="w1", until=until), timeout=5
+            )
+
+    expiries = dict(
+        (await session.execute(select(PollState.id, PollState.lease_expires_at))).tuples().all()
+    )
+    assert expiries[ids[0]] == until and expiries[ids[2]] == until
+    assert expiries[ids[1]] != until

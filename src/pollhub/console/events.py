@@ -14,7 +14,7 @@ from pollhub.clock import clock
 from pollhub.db.models import Instance
 from pollhub.delivery import service as delivery
 from pollhub.delivery.repository import STATUSES
-from pollhub.deps import EventId, InstanceId, SessionDep
+from pollhub.deps import EventId, SessionDep
 from pollhub.errors import Conflict
 from pollhub.instances import service as instances
 from pollhub.tenancy.service import Caller
@@ -22,7 +22,15 @@ from pollhub.tenancy.service import Caller
 from . import queries
 from .chart import build_chart
 from .forms import text
-from .web import CallerDep, ConsoleRoute, ConsoleSessionDep, render, render_fragment, see_other
+from .web import (
+    CallerDep,
+    ConsoleRoute,
+    ConsoleSessionDep,
+    InstanceDep,
+    render,
+    render_fragment,
+    see_other,
+)
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 REDELIVERABLE = frozenset(delivery.REDELIVERABLE)
@@ -53,14 +61,13 @@ TypeQuery = Annotated[str | None, Query(alias="type")]
 @router.get("/instances/{instance_id}/events")
 async def events_page(
     request: Request,
-    instance_id: InstanceId,
+    instance: InstanceDep,
     db: SessionDep,
     caller: CallerDep,
     status: StatusQuery = None,
     event_type: TypeQuery = None,
 ) -> Response:
     """The notifications of one instance, filtered, with the day's chart."""
-    instance = await instances.get_instance(db, caller, instance_id)
     chosen = EventFilter.of(status, event_type)
     context = {
         "instance": instance,
@@ -75,25 +82,23 @@ async def events_page(
 @router.get("/instances/{instance_id}/events/live")
 async def events_rows(
     request: Request,
-    instance_id: InstanceId,
+    instance: InstanceDep,
     db: SessionDep,
     caller: CallerDep,
     status: StatusQuery = None,
     event_type: TypeQuery = None,
 ) -> Response:
     """Just the table's rows and the chart, which the page fetches every few seconds."""
-    instance = await instances.get_instance(db, caller, instance_id)
     context = await _live(db, caller, instance, EventFilter.of(status, event_type))
     return render_fragment(request, "_events_live.html", {"instance": instance, **context})
 
 
 @router.get("/instances/{instance_id}/events/{event_id}")
 async def payload_page(
-    request: Request, instance_id: InstanceId, event_id: EventId, db: SessionDep, caller: CallerDep
+    request: Request, instance: InstanceDep, event_id: EventId, db: SessionDep, caller: CallerDep
 ) -> Response:
     """One callback, with the exact body it carries."""
-    notification = await delivery.get_notification(db, caller, instance_id, event_id)
-    instance = await instances.get_instance(db, caller, instance_id)
+    notification = await delivery.get_notification(db, caller, instance, event_id)
     payload = json.dumps(json.loads(notification.body), indent=2, ensure_ascii=False)
     context = {
         "instance": instance,
@@ -108,7 +113,7 @@ async def payload_page(
 @router.post("/instances/{instance_id}/events/{event_id}/redeliver")
 async def redeliver(
     request: Request,
-    instance_id: InstanceId,
+    instance: InstanceDep,
     event_id: EventId,
     db: SessionDep,
     caller: CallerDep,
@@ -117,14 +122,14 @@ async def redeliver(
     """Send a delivered or failed callback again, now, with a fresh retry schedule."""
     form = await request.form()
     try:
-        await delivery.redeliver(db, caller, instance_id, event_id)
+        await delivery.redeliver(db, caller, instance, event_id)
     except Conflict as exc:
         console.flash("error", exc.message)
     else:
         await db.commit()
         console.flash("notice", f"Event {event_id} is queued for delivery again.")
     chosen = EventFilter.of(text(form, "status"), text(form, "type"))
-    response = see_other(request, "events_page", instance_id=instance_id)
+    response = see_other(request, "events_page", instance_id=instance.id)
     query = "&".join(f"{k}={v}" for k, v in (("status", chosen.status), ("type", chosen.type)) if v)
     if query:
         response.headers["location"] += f"?{query}"
@@ -139,7 +144,7 @@ async def _live(
 ) -> dict[str, object]:
     """What the page shows and keeps up to date: the filtered rows and the day's chart."""
     page = await queries.list_events(
-        db, caller, instance.id, status=chosen.status or None, event_type=chosen.type or None
+        db, instance, status=chosen.status or None, event_type=chosen.type or None
     )
     now = clock.now()
     per_hour = await queries.events_per_hour(db, caller, [instance.id], now)

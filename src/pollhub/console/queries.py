@@ -16,10 +16,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pollhub.db.models import Notification, PollState
+from pollhub.db.models import Instance, Notification, PollState
 from pollhub.delivery.repository import STATUSES
 from pollhub.errors import BadRequest
-from pollhub.instances.service import get_instance
 from pollhub.tenancy.service import Caller
 
 HOURS = 24
@@ -70,21 +69,18 @@ async def poll_summaries(
 
 async def list_events(
     session: AsyncSession,
-    caller: Caller,
-    instance_id: int,
+    instance: Instance,
     *,
     status: str | None = None,
     event_type: str | None = None,
     limit: int = 100,
 ) -> EventPage:
-    """An instance's newest notifications, by delivery status and by event type.
-
-    (``delivery.service.list_notifications`` filters by status only.)
+    """One of the caller's instances' newest notifications, by delivery status and by event
+    type. (``delivery.service.list_notifications`` filters by status only.)
     """
-    await get_instance(session, caller, instance_id)
     if status is not None and status not in STATUSES:
         raise BadRequest(f"'status' must be one of {', '.join(STATUSES)}, not '{status}'")
-    conditions: list[ColumnElement[bool]] = [Notification.instance_id == instance_id]
+    conditions: list[ColumnElement[bool]] = [Notification.instance_id == instance.id]
     if status is not None:
         conditions.append(Notification.status == status)
     if event_type:

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from pollhub.catalog.service import elements_of
 from pollhub.db import configuration as keys
-from pollhub.deps import InstanceId, SessionDep, client_address
+from pollhub.deps import SessionDep, client_address
 from pollhub.elements import catalog
 from pollhub.errors import BadRequest, Unauthorized
 from pollhub.instances import service as instances
@@ -25,7 +25,7 @@ from pollhub.tenancy.throttle import TooManyFailedAttempts
 from . import create, events
 from .forms import text
 from .views import instance_views
-from .web import CallerDep, ConsoleRoute, ConsoleSessionDep, render, see_other
+from .web import CallerDep, ConsoleRoute, ConsoleSessionDep, InstanceDep, render, see_other
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -101,17 +101,13 @@ async def instances_page(request: Request, db: SessionDep, caller: CallerDep) ->
 
 @router.post("/instances/{instance_id}/events-enabled")
 async def set_events_enabled(
-    request: Request,
-    instance_id: InstanceId,
-    db: SessionDep,
-    caller: CallerDep,
-    console: ConsoleSessionDep,
+    request: Request, instance: InstanceDep, db: SessionDep, console: ConsoleSessionDep
 ) -> Response:
     """Turn an instance's events on or off."""
     enabled = text(await request.form(), "enabled") == "true"
     change = InstanceUpdate(configuration={keys.EVENTS_ENABLED: enabled})
     try:
-        instance = await instances.update_instance(db, caller, instance_id, change)
+        instance = await instances.update_instance(db, instance, change)
     except BadRequest as exc:
         console.flash("error", exc.message)
     else:
@@ -123,14 +119,9 @@ async def set_events_enabled(
 
 @router.post("/instances/{instance_id}/poll")
 async def poll_instance_now(
-    request: Request,
-    instance_id: InstanceId,
-    db: SessionDep,
-    caller: CallerDep,
-    console: ConsoleSessionDep,
+    request: Request, instance: InstanceDep, db: SessionDep, console: ConsoleSessionDep
 ) -> Response:
     """Poll every resource of an instance at the workers' next tick."""
-    instance = await instances.get_instance(db, caller, instance_id)
     if not instance.events_enabled:
         console.flash("error", f"Events are off for {instance.name}: turn them on first.")
         return see_other(request, "instances_page")
@@ -141,26 +132,18 @@ async def poll_instance_now(
 
 
 @router.get("/instances/{instance_id}/delete")
-async def delete_page(
-    request: Request, instance_id: InstanceId, db: SessionDep, caller: CallerDep
-) -> Response:
+async def delete_page(request: Request, instance: InstanceDep) -> Response:
     """Ask before deleting."""
-    instance = await instances.get_instance(db, caller, instance_id)
     return render(request, "delete.html", {"instance": instance})
 
 
 @router.post("/instances/{instance_id}/delete")
 async def delete_instance_confirmed(
-    request: Request,
-    instance_id: InstanceId,
-    db: SessionDep,
-    caller: CallerDep,
-    console: ConsoleSessionDep,
+    request: Request, instance: InstanceDep, db: SessionDep, console: ConsoleSessionDep
 ) -> Response:
     """Delete an instance once confirmed."""
-    instance = await instances.get_instance(db, caller, instance_id)
     name = instance.name
-    deletion = await instances.delete_instance(db, caller, instance_id)
+    deletion = await instances.delete_instance(db, instance)
     await db.commit()
     dropped = deletion.undelivered
     console.flash(

@@ -21,8 +21,10 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from starlette.responses import Response
 
-from pollhub.deps import SessionDep
+from pollhub.db.models import Instance
+from pollhub.deps import InstanceId, SessionDep
 from pollhub.errors import PollhubError
+from pollhub.instances.service import get_instance
 from pollhub.settings import get_settings
 from pollhub.tenancy.console_sessions import session_user
 from pollhub.tenancy.service import Caller
@@ -124,6 +126,17 @@ async def signed_in_caller(request: Request, db: SessionDep) -> Caller:
 
 
 CallerDep = Annotated[Caller, Depends(signed_in_caller)]
+
+
+async def signed_in_instance(
+    instance_id: InstanceId, db: SessionDep, caller: CallerDep
+) -> Instance:
+    """The signed-in caller's instance of ``/instances/{instance_id}…`` (another
+    organization's: the 404 page)."""
+    return await get_instance(db, caller, instance_id)
+
+
+InstanceDep = Annotated[Instance, Depends(signed_in_instance)]
 
 
 def render(

@@ -72,11 +72,21 @@ async def renew_leases(
     session: AsyncSession, model: Renewable, ids: Sequence[int], *, worker_id: str, until: datetime
 ) -> None:
     """Extend this worker's leases on ``ids`` to ``until`` (rows another worker took over
-    are left alone); commits nothing."""
+    are left alone); commits nothing.
+
+    Rows locked right now are skipped: they are being closed (the group commit releasing
+    their lease), and waiting for them would deadlock with that commit, which locks the same
+    rows in another order.
+    """
     if ids:
+        mine = (
+            select(model.id)
+            .where(model.id.in_(ids), model.lease_owner == worker_id)
+            .with_for_update(skip_locked=True)
+        )
         await session.execute(
             update(model)
-            .where(model.id.in_(ids), model.lease_owner == worker_id)
+            .where(model.id.in_(mine))
             .values(lease_expires_at=until)
             .execution_options(synchronize_session=False)
         )

@@ -23,7 +23,7 @@ from pollhub.delivery.schemas import (
     RedeliveredOut,
     ReleasedOut,
 )
-from pollhub.deps import CallerDep, EventId, InstanceId, SessionDep
+from pollhub.deps import CallerDep, EventId, InstanceDep, NamedInstanceDep, SessionDep
 
 router = APIRouter(prefix="/instances", tags=["events"])
 # Included before the instances router: "/instances/events" is not "/instances/{id}".
@@ -58,6 +58,7 @@ async def list_organization_events(
     response: Response,
     session: SessionDep,
     caller: CallerDep,
+    named: NamedInstanceDep,
     status: StatusQuery = None,
     page_size: PageSize = 50,
     page: PageNumber = None,
@@ -67,10 +68,9 @@ async def list_organization_events(
     """Every instance's notifications (only the ``Element`` token's instance's when one is
     named), newest first, paged like an instance's history."""
     result = await service.list_notifications(
-        session, caller, None, status=status, page_size=page_size, page=page, cursor=next_page
+        session, caller, named, status=status, page_size=page_size, page=page, cursor=next_page
     )
-    _page_headers(response, result)
-    return [NotificationOut.of(n, include_body=include_body) for n in result.items]
+    return _notifications(response, result, include_body=include_body)
 
 
 @organization_router.get("/analytics", response_model=list[AnalyticsOut])
@@ -120,10 +120,11 @@ async def event_analytics_per_account(
 
 @organization_router.get("/{event_id}", response_model=NotificationOut)
 async def get_organization_event(
-    event_id: EventId, session: SessionDep, caller: CallerDep
+    event_id: EventId, session: SessionDep, caller: CallerDep, named: NamedInstanceDep
 ) -> NotificationOut:
-    """One notification of any of the organization's instances, with its exact body."""
-    notification = await service.get_notification(session, caller, None, event_id)
+    """One notification of any of the organization's instances (of the ``Element`` token's
+    instance when one is named), with its exact body."""
+    notification = await service.get_notification(session, caller, named, event_id)
     return NotificationOut.of(notification, include_body=True)
 
 
@@ -156,7 +157,7 @@ async def release_deliveries(
 
 @router.get("/{instance_id}/events", response_model=list[NotificationOut])
 async def list_events(
-    instance_id: InstanceId,
+    instance: InstanceDep,
     response: Response,
     session: SessionDep,
     caller: CallerDep,
@@ -172,23 +173,15 @@ async def list_events(
     ``nextPage``; ``Elements-Total-Count`` counts every match.
     """
     result = await service.list_notifications(
-        session,
-        caller,
-        instance_id,
-        status=status,
-        page_size=page_size,
-        page=page,
-        cursor=next_page,
+        session, caller, instance, status=status, page_size=page_size, page=page, cursor=next_page
     )
-    _page_headers(response, result)
-    return [NotificationOut.of(n, include_body=include_body) for n in result.items]
+    return _notifications(response, result, include_body=include_body)
 
 
 @router.post("/{instance_id}/events/redeliver", response_model=RedeliveredOut)
 async def redeliver_events(
-    instance_id: InstanceId,
+    instance: InstanceDep,
     session: SessionDep,
-    caller: CallerDep,
     status: Annotated[str, Query(description="failed (default), delivered or queued")] = FAILED,
     since: Annotated[datetime | None, Query(description="only those created since (ISO)")] = None,
 ) -> RedeliveredOut:
@@ -196,26 +189,26 @@ async def redeliver_events(
     ``since``."""
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
-    count = await service.redeliver_all(session, caller, instance_id, status=status, since=since)
+    count = await service.redeliver_all(session, instance, status=status, since=since)
     await session.commit()
     return RedeliveredOut(redelivered=count)
 
 
 @router.get("/{instance_id}/events/{event_id}", response_model=NotificationOut)
 async def get_event(
-    instance_id: InstanceId, event_id: EventId, session: SessionDep, caller: CallerDep
+    instance: InstanceDep, event_id: EventId, session: SessionDep, caller: CallerDep
 ) -> NotificationOut:
     """One notification, with the exact callback body."""
-    notification = await service.get_notification(session, caller, instance_id, event_id)
+    notification = await service.get_notification(session, caller, instance, event_id)
     return NotificationOut.of(notification, include_body=True)
 
 
 @router.post("/{instance_id}/events/{event_id}/redeliver", response_model=NotificationOut)
 async def redeliver_event(
-    instance_id: InstanceId, event_id: EventId, session: SessionDep, caller: CallerDep
+    instance: InstanceDep, event_id: EventId, session: SessionDep, caller: CallerDep
 ) -> NotificationOut:
     """Deliver a failed or delivered notification again, now, with a fresh retry schedule."""
-    notification = await service.redeliver(session, caller, instance_id, event_id)
+    notification = await service.redeliver(session, caller, instance, event_id)
     await session.commit()
     return NotificationOut.of(notification, include_body=False)
 
@@ -224,6 +217,13 @@ def _page_headers(response: Response, page: service.Page) -> None:
     response.headers[TOTAL_HEADER] = str(page.total)
     if page.next_cursor:
         response.headers[NEXT_PAGE_HEADER] = page.next_cursor
+
+
+def _notifications(
+    response: Response, page: service.Page, *, include_body: bool
+) -> list[NotificationOut]:
+    _page_headers(response, page)
+    return [NotificationOut.of(n, include_body=include_body) for n in page.items]
 
 
 def _analytics(bucket: Bucket, *, instance: bool = False, account: bool = False) -> AnalyticsOut:

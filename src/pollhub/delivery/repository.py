@@ -204,7 +204,8 @@ async def record_outcomes(
                 "b_code": o.status_code,
                 "b_error": o.error,
             }
-            for o in outcomes
+            # In id order, as every writer of these rows locks them: no deadlock.
+            for o in sorted(outcomes, key=lambda o: o.notification_id)
         ],
     )
     if queued:

@@ -15,10 +15,10 @@ from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pollhub.clock import clock
-from pollhub.db.models import Notification
+from pollhub.db.models import Instance, Notification
 from pollhub.delivery.repository import DELIVERED, FAILED, PENDING, QUEUED, RETRYING, STATUSES
 from pollhub.errors import BadRequest, Conflict, NotFound
-from pollhub.instances.service import get_instance, token_instance
+from pollhub.instances.service import get_instance, named_instance
 from pollhub.settings import get_settings
 from pollhub.tenancy.service import Caller
 
@@ -38,17 +38,17 @@ class Page:
 async def list_notifications(
     session: AsyncSession,
     caller: Caller,
-    instance_id: int | None,
+    instance: Instance | None,
     *,
     status: str | None = None,
     page_size: int = 50,
     page: int | None = None,
     cursor: str | None = None,
 ) -> Page:
-    """Notifications newest first, by ``page`` number or by ``cursor``: one instance's, or
-    (``instance_id`` None) the organization's — only the ``Element`` token's instance's
-    when the caller names one."""
-    conditions = await scope(session, caller, instance_id)
+    """Notifications newest first, by ``page`` number or by ``cursor``: one of the caller's
+    instances' (:func:`pollhub.instances.service.get_instance`), or (``instance`` None) the
+    organization's."""
+    conditions = instance_scope(caller, instance)
     if status is not None and status not in STATUSES:
         raise BadRequest(f"'status' must be one of {', '.join(STATUSES)}, not '{status}'")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -72,16 +72,16 @@ async def list_notifications(
 
 
 async def get_notification(
-    session: AsyncSession, caller: Caller, instance_id: int | None, event_id: str
+    session: AsyncSession, caller: Caller, instance: Instance | None, event_id: str
 ) -> Notification:
     """One notification by its ``eventId``: of one of the caller's instances, or (with
-    ``instance_id`` None) of any instance of the caller's organization."""
-    conditions = await scope(session, caller, instance_id)
+    ``instance`` None) of any instance of the caller's organization."""
+    conditions = instance_scope(caller, instance)
     notification = await session.scalar(
         select(Notification).where(*conditions, Notification.event_id == event_id)
     )
     if notification is None:
-        where = f" for instance {instance_id}" if instance_id is not None else ""
+        where = f" for instance {instance.id}" if instance is not None else ""
         raise NotFound(f"No event found with ID {event_id}{where}")
     return notification
 
@@ -92,23 +92,27 @@ async def scope(
     """The conditions selecting the notifications the caller may see: one instance's (which
     must be the caller's), the ``Element`` token's instance's, or the organization's."""
     if instance_id is not None:
-        await get_instance(session, caller, instance_id)
-        return [Notification.instance_id == instance_id]
-    if caller.element_token:
-        instance = await token_instance(session, caller)
+        return instance_scope(caller, await get_instance(session, caller, instance_id))
+    return instance_scope(caller, await named_instance(session, caller))
+
+
+def instance_scope(caller: Caller, instance: Instance | None) -> list[ColumnElement[bool]]:
+    """The conditions selecting one instance's notifications (an instance the caller may
+    see), or (``instance`` None) the caller's organization's."""
+    if instance is not None:
         return [Notification.instance_id == instance.id]
     return [Notification.organization_id == caller.organization_id]
 
 
 async def redeliver(
-    session: AsyncSession, caller: Caller, instance_id: int, event_id: str
+    session: AsyncSession, caller: Caller, instance: Instance, event_id: str
 ) -> Notification:
     """Deliver a failed or delivered notification again, starting now, with fresh retries.
 
     A notification waiting for its next retry is retried now. One that is already queued,
     or being delivered at this moment, is a :class:`Conflict`.
     """
-    notification = await get_notification(session, caller, instance_id, event_id)
+    notification = await get_notification(session, caller, instance, event_id)
     now = clock.now()
     leased = notification.lease_expires_at is not None and notification.lease_expires_at > now
     if notification.status == PENDING or leased:
@@ -123,19 +127,18 @@ async def redeliver(
 
 async def redeliver_all(
     session: AsyncSession,
-    caller: Caller,
-    instance_id: int,
+    instance: Instance,
     *,
     status: str = FAILED,
     since: datetime | None = None,
 ) -> int:
-    """Bring back every ``status`` (failed or delivered) notification created since ``since``.
+    """Bring back every ``status`` (failed or delivered) notification of the instance
+    created since ``since``.
 
     Returns how many were queued again; they go out in their original order.
     """
-    await get_instance(session, caller, instance_id)
     return await requeue_where(
-        session, [Notification.instance_id == instance_id], status=status, since=since
+        session, [Notification.instance_id == instance.id], status=status, since=since
     )
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pollhub.db.models import Instance
-from pollhub.deps import CallerDep, InstanceId, SessionDep
+from pollhub.deps import CallerDep, InstanceDep, InstanceId, SessionDep, TokenInstanceDep
 from pollhub.elements.base import Element
 from pollhub.instances import service
 from pollhub.instances.schemas import (
@@ -69,83 +69,78 @@ async def list_instances(
 
 @router.put("", response_model=InstanceOut)
 async def replace_token_instance(
-    body: InstanceCreate, session: SessionDep, caller: CallerDep
+    body: InstanceCreate, instance: TokenInstanceDep, session: SessionDep, caller: CallerDep
 ) -> InstanceOut:
     """``PUT /instances/{id}`` for the instance of the ``Element`` token."""
-    instance = await service.token_instance(session, caller)
-    return await _replace(session, caller, instance.id, body)
+    return await _replace(session, caller, instance, body)
 
 
 @router.patch("", response_model=InstanceOut)
 async def update_token_instance(
-    body: InstanceUpdate, session: SessionDep, caller: CallerDep
+    body: InstanceUpdate, instance: TokenInstanceDep, session: SessionDep
 ) -> InstanceOut:
     """``PATCH /instances/{id}`` for the instance of the ``Element`` token."""
-    instance = await service.token_instance(session, caller)
-    return await _update(session, caller, instance.id, body)
+    return await _update(session, instance, body)
 
 
 @router.get("/configuration", response_model=list[ConfigurationEntryOut])
-async def token_configuration(
-    session: SessionDep, caller: CallerDep
-) -> list[ConfigurationEntryOut]:
+async def token_configuration(instance: TokenInstanceDep) -> list[ConfigurationEntryOut]:
     """The configuration entries of the ``Element`` token's instance."""
-    return _entries(await service.token_instance(session, caller))
+    return _entries(instance)
 
 
 @router.get("/configuration/{config_id}", response_model=ConfigurationEntryOut)
 async def token_configuration_entry(
-    config_id: ConfigId, session: SessionDep, caller: CallerDep
+    config_id: ConfigId, instance: TokenInstanceDep
 ) -> ConfigurationEntryOut:
     """One configuration entry of the ``Element`` token's instance."""
-    instance = await service.token_instance(session, caller)
     return _entry(service.configuration_entry(instance, config_id))
 
 
 @router.patch("/configuration/{config_id}", response_model=ConfigurationEntryOut)
 async def update_token_configuration_entry(
-    config_id: ConfigId, body: ConfigurationEntryUpdate, session: SessionDep, caller: CallerDep
+    config_id: ConfigId,
+    body: ConfigurationEntryUpdate,
+    instance: TokenInstanceDep,
+    session: SessionDep,
 ) -> ConfigurationEntryOut:
     """Set one configuration entry of the ``Element`` token's instance."""
-    instance = await service.token_instance(session, caller)
-    return await _set_entry(session, caller, instance.id, config_id, body)
+    return await _set_entry(session, instance, config_id, body)
 
 
 @router.put("/enabled", response_model=InstanceOut)
-async def enable_token_instance(session: SessionDep, caller: CallerDep) -> InstanceOut:
+async def enable_token_instance(instance: TokenInstanceDep, session: SessionDep) -> InstanceOut:
     """Enable the ``Element`` token's instance."""
-    return await _set_enabled(session, await service.token_instance(session, caller), True)
+    return await _set_enabled(session, instance, True)
 
 
 @router.delete("/enabled", response_model=InstanceOut)
-async def disable_token_instance(session: SessionDep, caller: CallerDep) -> InstanceOut:
+async def disable_token_instance(instance: TokenInstanceDep, session: SessionDep) -> InstanceOut:
     """Disable the ``Element`` token's instance."""
-    return await _set_enabled(session, await service.token_instance(session, caller), False)
+    return await _set_enabled(session, instance, False)
 
 
 @router.get("/{instance_id}", response_model=InstanceOut)
-async def get_instance(
-    instance_id: InstanceId, session: SessionDep, caller: CallerDep
-) -> InstanceOut:
+async def get_instance(instance: InstanceDep) -> InstanceOut:
     """One instance."""
-    return _view(await service.get_instance(session, caller, instance_id))
+    return _view(instance)
 
 
 @router.put("/{instance_id}", response_model=InstanceOut)
 async def replace_instance(
-    instance_id: InstanceId, body: InstanceCreate, session: SessionDep, caller: CallerDep
+    instance: InstanceDep, body: InstanceCreate, session: SessionDep, caller: CallerDep
 ) -> InstanceOut:
     """Full update: name, tags and the whole configuration as given (secrets echoed as
     ``********`` are kept); with ``providerData.code`` the instance is re-provisioned."""
-    return await _replace(session, caller, instance_id, body)
+    return await _replace(session, caller, instance, body)
 
 
 @router.patch("/{instance_id}", response_model=InstanceOut)
 async def update_instance(
-    instance_id: InstanceId, body: InstanceUpdate, session: SessionDep, caller: CallerDep
+    instance: InstanceDep, body: InstanceUpdate, session: SessionDep
 ) -> InstanceOut:
     """Change name, tags or configuration, or re-authenticate with ``providerData.code``."""
-    return await _update(session, caller, instance_id, body)
+    return await _update(session, instance, body)
 
 
 @router.delete(
@@ -154,11 +149,7 @@ async def update_instance(
     responses={202: {"model": InstanceDeleted, "description": "Deleted once drained"}},
 )
 async def delete_instance(
-    instance_id: InstanceId,
-    session: SessionDep,
-    caller: CallerDep,
-    response: Response,
-    drain: Drain = False,
+    instance: InstanceDep, session: SessionDep, response: Response, drain: Drain = False
 ) -> InstanceDeleted:
     """Delete an instance: its polling stops and its provider subscriptions are removed.
 
@@ -167,62 +158,68 @@ async def delete_instance(
     callbacks are delivered (retries included), and the instance is deleted once none is
     left; until then it is listed with ``draining: true`` and cannot be changed.
     """
-    return await _delete(session, caller, instance_id, response, drain)
+    return await _delete(session, instance, response, drain)
 
 
 @router.get("/{instance_id}/configuration", response_model=list[ConfigurationEntryOut])
-async def configuration(
-    instance_id: InstanceId, session: SessionDep, caller: CallerDep
-) -> list[ConfigurationEntryOut]:
+async def configuration(instance: InstanceDep) -> list[ConfigurationEntryOut]:
     """Every configuration entry ``{id, key, propertyValue}``; secrets as ``********``."""
-    return _entries(await service.get_instance(session, caller, instance_id))
+    return _entries(instance)
 
 
 @router.get("/{instance_id}/configuration/{config_id}", response_model=ConfigurationEntryOut)
-async def configuration_entry(
-    instance_id: InstanceId, config_id: ConfigId, session: SessionDep, caller: CallerDep
-) -> ConfigurationEntryOut:
+async def configuration_entry(instance: InstanceDep, config_id: ConfigId) -> ConfigurationEntryOut:
     """One configuration entry."""
-    instance = await service.get_instance(session, caller, instance_id)
     return _entry(service.configuration_entry(instance, config_id))
 
 
 @router.patch("/{instance_id}/configuration/{config_id}", response_model=ConfigurationEntryOut)
 async def update_configuration_entry(
-    instance_id: InstanceId,
+    instance: InstanceDep,
     config_id: ConfigId,
     body: ConfigurationEntryUpdate,
     session: SessionDep,
-    caller: CallerDep,
 ) -> ConfigurationEntryOut:
     """Set one entry's ``propertyValue`` (validated like any configuration change)."""
-    return await _set_entry(session, caller, instance_id, config_id, body)
+    return await _set_entry(session, instance, config_id, body)
 
 
 @router.put("/{instance_id}/enabled", response_model=InstanceOut)
-async def enable_instance(
-    instance_id: InstanceId, session: SessionDep, caller: CallerDep
-) -> InstanceOut:
+async def enable_instance(instance: InstanceDep, session: SessionDep) -> InstanceOut:
     """Enable the instance: polling and delivery resume where they stopped."""
-    instance = await service.get_instance(session, caller, instance_id)
     return await _set_enabled(session, instance, True)
 
 
 @router.delete("/{instance_id}/enabled", response_model=InstanceOut)
-async def disable_instance(
-    instance_id: InstanceId, session: SessionDep, caller: CallerDep
-) -> InstanceOut:
+async def disable_instance(instance: InstanceDep, session: SessionDep) -> InstanceOut:
     """Disable the instance: no polling, no delivery (its notifications wait)."""
-    instance = await service.get_instance(session, caller, instance_id)
     return await _set_enabled(session, instance, False)
+
+
+async def _element(key_or_id: KeyOrId, session: SessionDep, caller: CallerDep) -> Element:
+    return await service.element_for_path(session, caller, key_or_id)
+
+
+async def _element_instance(
+    element: Annotated[Element, Depends(_element)],
+    instance_id: InstanceId,
+    session: SessionDep,
+    caller: CallerDep,
+) -> Instance:
+    return await service.get_instance(session, caller, instance_id, element=element)
+
+
+# ``/elements/{keyOrId}/instances…``: the element of the path, and the caller's instance
+# of that element (an instance of another element is 404, as another organization's).
+ElementDep = Annotated[Element, Depends(_element)]
+ElementInstanceDep = Annotated[Instance, Depends(_element_instance)]
 
 
 @element_router.post("", response_model=InstanceOut)
 async def create_element_instance(
-    key_or_id: KeyOrId, body: InstanceCreate, session: SessionDep, caller: CallerDep
+    element: ElementDep, body: InstanceCreate, session: SessionDep, caller: CallerDep
 ) -> InstanceOut:
     """``POST /instances`` for the element of the path (``element`` may be left out)."""
-    element = await service.element_for_path(session, caller, key_or_id)
     instance = await service.create_instance(session, caller, body, element=element)
     await session.commit()
     return _view(instance)
@@ -230,68 +227,48 @@ async def create_element_instance(
 
 @element_router.get("", response_model=list[InstanceOut])
 async def list_element_instances(
-    key_or_id: KeyOrId, session: SessionDep, caller: CallerDep, tags: Tags = None
+    element: ElementDep, session: SessionDep, caller: CallerDep, tags: Tags = None
 ) -> list[InstanceOut]:
     """The organization's instances of this element."""
-    element = await service.element_for_path(session, caller, key_or_id)
     instances = await service.list_instances(session, caller, tags, element=element)
     return [_view(i) for i in instances]
 
 
 @element_router.get("/{instance_id}", response_model=InstanceOut)
-async def get_element_instance(
-    key_or_id: KeyOrId, instance_id: InstanceId, session: SessionDep, caller: CallerDep
-) -> InstanceOut:
+async def get_element_instance(instance: ElementInstanceDep) -> InstanceOut:
     """One instance of this element."""
-    element = await service.element_for_path(session, caller, key_or_id)
-    return _view(await service.get_instance(session, caller, instance_id, element=element))
+    return _view(instance)
 
 
 @element_router.put("/{instance_id}", response_model=InstanceOut)
 async def replace_element_instance(
-    key_or_id: KeyOrId,
-    instance_id: InstanceId,
-    body: InstanceCreate,
-    session: SessionDep,
-    caller: CallerDep,
+    instance: ElementInstanceDep, body: InstanceCreate, session: SessionDep, caller: CallerDep
 ) -> InstanceOut:
     """``PUT /instances/{id}`` for an instance of this element."""
-    element = await service.element_for_path(session, caller, key_or_id)
-    return await _replace(session, caller, instance_id, body, element)
+    return await _replace(session, caller, instance, body)
 
 
 @element_router.patch("/{instance_id}", response_model=InstanceOut)
 async def update_element_instance(
-    key_or_id: KeyOrId,
-    instance_id: InstanceId,
-    body: InstanceUpdate,
-    session: SessionDep,
-    caller: CallerDep,
+    instance: ElementInstanceDep, body: InstanceUpdate, session: SessionDep
 ) -> InstanceOut:
     """``PATCH /instances/{id}`` for an instance of this element."""
-    element = await service.element_for_path(session, caller, key_or_id)
-    return await _update(session, caller, instance_id, body, element)
+    return await _update(session, instance, body)
 
 
 @element_router.delete("/{instance_id}", response_model=InstanceDeleted)
 async def delete_element_instance(
-    key_or_id: KeyOrId,
-    instance_id: InstanceId,
-    session: SessionDep,
-    caller: CallerDep,
-    response: Response,
-    drain: Drain = False,
+    instance: ElementInstanceDep, session: SessionDep, response: Response, drain: Drain = False
 ) -> InstanceDeleted:
     """``DELETE /instances/{id}`` for an instance of this element."""
-    element = await service.element_for_path(session, caller, key_or_id)
-    await service.get_instance(session, caller, instance_id, element=element)
-    return await _delete(session, caller, instance_id, response, drain)
+    return await _delete(session, instance, response, drain)
 
 
 async def _delete(
-    session: AsyncSession, caller: Caller, instance_id: int, response: Response, drain: bool
+    session: AsyncSession, instance: Instance, response: Response, drain: bool
 ) -> InstanceDeleted:
-    deletion = await service.delete_instance(session, caller, instance_id, drain=drain)
+    instance_id = instance.id  # the instance is gone from the session once deleted
+    deletion = await service.delete_instance(session, instance, drain=drain)
     await session.commit()
     if not deletion.deleted:
         response.status_code = 202
@@ -302,25 +279,15 @@ async def _delete(
 
 
 async def _replace(
-    session: AsyncSession,
-    caller: Caller,
-    instance_id: int,
-    body: InstanceCreate,
-    element: Element | None = None,
+    session: AsyncSession, caller: Caller, instance: Instance, body: InstanceCreate
 ) -> InstanceOut:
-    instance = await service.replace_instance(session, caller, instance_id, body, element=element)
+    instance = await service.replace_instance(session, caller, instance, body)
     await session.commit()
     return _view(instance)
 
 
-async def _update(
-    session: AsyncSession,
-    caller: Caller,
-    instance_id: int,
-    body: InstanceUpdate,
-    element: Element | None = None,
-) -> InstanceOut:
-    instance = await service.update_instance(session, caller, instance_id, body, element=element)
+async def _update(session: AsyncSession, instance: Instance, body: InstanceUpdate) -> InstanceOut:
+    instance = await service.update_instance(session, instance, body)
     await session.commit()
     return _view(instance)
 
@@ -332,14 +299,10 @@ async def _set_enabled(session: AsyncSession, instance: Instance, enabled: bool)
 
 
 async def _set_entry(
-    session: AsyncSession,
-    caller: Caller,
-    instance_id: int,
-    config_id: str,
-    body: ConfigurationEntryUpdate,
+    session: AsyncSession, instance: Instance, config_id: str, body: ConfigurationEntryUpdate
 ) -> ConfigurationEntryOut:
     entry = await service.set_configuration_entry(
-        session, caller, instance_id, config_id, body.propertyValue, key=body.key
+        session, instance, config_id, body.propertyValue, key=body.key
     )
     await session.commit()
     return _entry(entry)

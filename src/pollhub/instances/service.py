@@ -165,17 +165,18 @@ async def token_instance(session: AsyncSession, caller: Caller) -> Instance:
     return instance
 
 
+async def named_instance(session: AsyncSession, caller: Caller) -> Instance | None:
+    """The ``Element`` token's instance when the caller names one; None when the call is
+    about the whole organization."""
+    return await token_instance(session, caller) if caller.element_token else None
+
+
 async def update_instance(
-    session: AsyncSession,
-    caller: Caller,
-    instance_id: int,
-    body: InstanceUpdate,
-    *,
-    element: Element | None = None,
+    session: AsyncSession, instance: Instance, body: InstanceUpdate
 ) -> Instance:
     """Change name, tags or configuration (partially), or re-authenticate with a new code
-    (or, with ``externalAuthentication: "initial"``, with tokens in the configuration)."""
-    instance = await get_instance(session, caller, instance_id, element=element)
+    (or, with ``externalAuthentication: "initial"``, with tokens in the configuration) of
+    an instance the caller may change (:func:`get_instance`, :func:`token_instance`)."""
     _refuse_while_draining(instance)
     check_sizes(body.tags, None)
     if body.name is not None:
@@ -201,24 +202,18 @@ async def update_instance(
 
 
 async def replace_instance(
-    session: AsyncSession,
-    caller: Caller,
-    instance_id: int,
-    body: InstanceCreate,
-    *,
-    element: Element | None = None,
+    session: AsyncSession, caller: Caller, instance: Instance, body: InstanceCreate
 ) -> Instance:
-    """``PUT``: the instance becomes what ``body`` says (name, tags, the whole
+    """``PUT``: the caller's instance becomes what ``body`` says (name, tags, the whole
     configuration); with ``providerData.code`` it is re-provisioned. Secrets echoed back
     as ``********`` and the instance's tokens are kept."""
-    instance = await get_instance(session, caller, instance_id, element=element)
     _refuse_while_draining(instance)
     own = element_of(instance)
     if (
         body.element is not None
         and (await _body_element(session, caller, body, None)).key != own.key
     ):
-        raise BadRequest(f"element 'key': instance {instance_id} is an instance of {own.key}")
+        raise BadRequest(f"element 'key': instance {instance.id} is an instance of {own.key}")
     check_sizes(body.tags, body.configuration)
     instance.name = body.name
     instance.tags = list(body.tags)
@@ -285,12 +280,11 @@ class Deletion:
 
 
 async def delete_instance(
-    session: AsyncSession, caller: Caller, instance_id: int, *, drain: bool = False
+    session: AsyncSession, instance: Instance, *, drain: bool = False
 ) -> Deletion:
     """Remove an instance and everything that hangs off it, or, with ``drain`` and
     callbacks still to deliver, stop its events now and delete it once they are delivered
     (or have failed for good): see :func:`delete_drained_instances`."""
-    instance = await get_instance(session, caller, instance_id)
     undelivered = await _undelivered_count(session, instance.id)
     await webhooks.unsubscribe(session, instance)
     if drain and undelivered:
@@ -405,8 +399,7 @@ def configuration_entry(instance: Instance, config_id: str) -> ConfigurationEntr
 
 async def set_configuration_entry(
     session: AsyncSession,
-    caller: Caller,
-    instance_id: int,
+    instance: Instance,
     config_id: str,
     value: Any,
     *,
@@ -414,12 +407,11 @@ async def set_configuration_entry(
 ) -> ConfigurationEntry:
     """Set one entry's value (``None`` removes the key), validated like any configuration
     change; ``key``, when the client echoes it, must be the entry's."""
-    instance = await get_instance(session, caller, instance_id)
     entry = configuration_entry(instance, config_id)
     if key is not None and key != entry.key:
         raise BadRequest(f"'key': configuration {config_id} is '{entry.key}', not '{key}'")
     body = InstanceUpdate(configuration={entry.key: value})
-    instance = await update_instance(session, caller, instance_id, body)
+    instance = await update_instance(session, instance, body)
     return configuration_entry(instance, entry.key)
 
 

@@ -13,10 +13,9 @@ from sqlalchemy import select
 from pollhub.clock import clock
 from pollhub.db.configuration import StoredConfiguration
 from pollhub.db.models import Instance, PollState
-from pollhub.deps import CallerDep, InstanceId, SessionDep
+from pollhub.deps import InstanceDep, SessionDep
 from pollhub.elements import element_of
 from pollhub.errors import Conflict
-from pollhub.instances import service as instances
 from pollhub.polling import schedule
 from pollhub.polling.config import PollerResource
 from pollhub.polling.plan import describe_resource
@@ -40,22 +39,18 @@ class ResourcePollStatus(BaseModel):
 
 
 @router.post("/{instance_id}/events/poll", status_code=202)
-async def poll_now(instance_id: InstanceId, session: SessionDep, caller: CallerDep) -> JSONResponse:
+async def poll_now(instance: InstanceDep, session: SessionDep) -> JSONResponse:
     """Poll every resource of the instance at the next tick."""
-    instance = await instances.get_instance(session, caller, instance_id)
     if not instance.events_enabled:
-        raise Conflict(f"Events are not enabled for instance {instance_id}")
+        raise Conflict(f"Events are not enabled for instance {instance.id}")
     count = await schedule.poll_now(session, instance.id)
     await session.commit()
     return JSONResponse({"instanceId": instance.id, "resources": count}, status_code=202)
 
 
 @router.get("/{instance_id}/poller", response_model=list[ResourcePollStatus])
-async def poll_status(
-    instance_id: InstanceId, session: SessionDep, caller: CallerDep
-) -> list[ResourcePollStatus]:
+async def poll_status(instance: InstanceDep, session: SessionDep) -> list[ResourcePollStatus]:
     """Per resource: last poll, its result and error, and how old the cursor is."""
-    instance = await instances.get_instance(session, caller, instance_id)
     states = await session.scalars(
         select(PollState).where(PollState.instance_id == instance.id).order_by(PollState.resource)
     )

@@ -1,18 +1,81 @@
 """What ``pollhub demo`` does with each simulated provider: the instance it creates (the
 element's own configuration) and the changes it keeps making through the control API.
 
-Kept with the simulators, so a new simulated element joins the demo without touching it.
+Kept with the simulators, so a new simulated element joins the demo by adding a row to
+:data:`RECIPES`, without touching the demo.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pollhub.sandbox.data.docushare import DEFAULT_DOMAIN
 
-Fields = Callable[[int], dict[str, Any]]
+# The fields of a control API request, as data: in a string "{n}" is the change's number,
+# and a :class:`Count` is that number as a JSON number.
+Template = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Count:
+    """In a template: the change's number times ``factor``, as a number."""
+
+    factor: int = 1
+
+
+N = Count()
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The demo's instance of one element (name, element-specific configuration) and, per
+    control API collection, the fields of a new object and of an update."""
+
+    name: str
+    changes: Mapping[str, tuple[Template, Template]]
+    configuration: Mapping[str, Any] = field(default_factory=dict)
+
+
+RECIPES: Mapping[str, Recipe] = {
+    "onedrivev2": Recipe("Demo OneDrive", {"files": ({"name": "report-{n}.docx"}, {"size": N})}),
+    "googlesuite": Recipe(
+        "Demo Google Suite",
+        {
+            "calendar-events": ({"summary": "Meeting {n}"}, {"summary": "Meeting {n} (moved)"}),
+            "contact-groups": ({"name": "Team {n}"}, {"name": "Team {n} renamed"}),
+            "messages": ({"subject": "Hello {n}"}, {"addLabelIds": ["STARRED"]}),
+        },
+    ),
+    "docushareflex": Recipe(
+        "Demo DocuShare Flex",
+        {"documents": ({"title": "Contract {n}"}, {"title": "Contract {n} v2"})},
+        {"event.vendor.type": "polling", "docushare.domain": DEFAULT_DOMAIN},
+    ),
+    "microsoftgraph": Recipe(
+        "Demo Microsoft Graph",
+        {"events": ({"subject": "Standup {n}"}, {"subject": "Standup {n} (moved)"})},
+        {"oauth.scope": "Calendars.Read Calendars.ReadWrite offline_access"},
+    ),
+    "dropbox": Recipe(
+        "Demo Dropbox",
+        {"files": ({"path": "/Shared/notes-{n}.txt", "size": N}, {"size": Count(10)})},
+    ),
+}
+
+
+def fill(template: Template, n: int) -> dict[str, Any]:
+    """The fields ``template`` stands for at the demo's ``n``-th change."""
+    return {key: _fill_value(value, n) for key, value in template.items()}
+
+
+def _fill_value(value: Any, n: int) -> Any:
+    if isinstance(value, Count):
+        return value.factor * n
+    if isinstance(value, str):
+        return value.format(n=n)
+    return value
 
 
 @dataclass(frozen=True)
@@ -21,7 +84,7 @@ class DemoInstance:
 
     element_key: str
     name: str
-    configuration: Mapping[str, Any] = field(default_factory=dict)
+    configuration: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -30,64 +93,23 @@ class DemoChange:
 
     element_key: str
     collection: str
-    new: Fields
-    changed: Fields
+    new_fields: Template
+    changed_fields: Template
+
+    def new(self, n: int) -> dict[str, Any]:
+        """The fields of the object the ``n``-th change creates."""
+        return fill(self.new_fields, n)
+
+    def changed(self, n: int) -> dict[str, Any]:
+        """The fields the ``n``-th change updates."""
+        return fill(self.changed_fields, n)
 
 
-DEMO_INSTANCES = (
-    DemoInstance("onedrivev2", "Demo OneDrive"),
-    DemoInstance("googlesuite", "Demo Google Suite"),
-    DemoInstance(
-        "docushareflex",
-        "Demo DocuShare Flex",
-        {"event.vendor.type": "polling", "docushare.domain": DEFAULT_DOMAIN},
-    ),
-    DemoInstance(
-        "microsoftgraph",
-        "Demo Microsoft Graph",
-        {"oauth.scope": "Calendars.Read Calendars.ReadWrite offline_access"},
-    ),
-    DemoInstance("dropbox", "Demo Dropbox"),
+DEMO_INSTANCES = tuple(
+    DemoInstance(key, recipe.name, recipe.configuration) for key, recipe in RECIPES.items()
 )
-
-DEMO_CHANGES = (
-    DemoChange(
-        "onedrivev2", "files", lambda n: {"name": f"report-{n}.docx"}, lambda n: {"size": n}
-    ),
-    DemoChange(
-        "docushareflex",
-        "documents",
-        lambda n: {"title": f"Contract {n}"},
-        lambda n: {"title": f"Contract {n} v2"},
-    ),
-    DemoChange(
-        "googlesuite",
-        "calendar-events",
-        lambda n: {"summary": f"Meeting {n}"},
-        lambda n: {"summary": f"Meeting {n} (moved)"},
-    ),
-    DemoChange(
-        "googlesuite",
-        "contact-groups",
-        lambda n: {"name": f"Team {n}"},
-        lambda n: {"name": f"Team {n} renamed"},
-    ),
-    DemoChange(
-        "googlesuite",
-        "messages",
-        lambda n: {"subject": f"Hello {n}"},
-        lambda n: {"addLabelIds": ["STARRED"]},
-    ),
-    DemoChange(
-        "microsoftgraph",
-        "events",
-        lambda n: {"subject": f"Standup {n}"},
-        lambda n: {"subject": f"Standup {n} (moved)"},
-    ),
-    DemoChange(
-        "dropbox",
-        "files",
-        lambda n: {"path": f"/Shared/notes-{n}.txt", "size": n},
-        lambda n: {"size": n * 10},
-    ),
+DEMO_CHANGES = tuple(
+    DemoChange(key, collection, new, changed)
+    for key, recipe in RECIPES.items()
+    for collection, (new, changed) in recipe.changes.items()
 )
