@@ -51,6 +51,21 @@ async def test_a_json_number_too_large_for_a_float_is_a_400(
     assert response.status_code == 400, response.text
 
 
+@pytest.mark.parametrize("schema", ["InstanceCreate", "InstanceUpdate"])
+async def test_the_api_schema_publishes_the_refresh_interval_bounds(
+    client: httpx.AsyncClient, schema: str
+) -> None:
+    # What the schemathesis run (tests/test_fuzz.py) generates from: the bounds must be in
+    # the schema for it to try values at and beyond them.
+    document = (await client.get("/openapi.json")).json()
+
+    configuration = document["components"]["schemas"][schema]["properties"]["configuration"]
+    forms = configuration["properties"][INTERVAL]["anyOf"]
+    [number] = [form for form in forms if form["type"] == "number"]
+    assert number["maximum"] == 43_200
+    assert number["exclusiveMinimum"] == 0
+
+
 async def test_patching_a_huge_refresh_interval_is_a_400_and_the_longest_is_kept(
     client: httpx.AsyncClient, tenant: Tenant, providers: respx.MockRouter
 ) -> None:

@@ -4,19 +4,24 @@ is skipped (logged), never a 500."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from typing import Any
 
 import httpx
 import pytest
 import respx
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from pollhub.db.models import Notification
+from pollhub.db.models import Notification, WebhookSubscription
 from tests.conftest import Tenant
 from tests.webhooks.test_graph_webhooks import (
+    EVENTS,
     create_graph_instance,
+    lifecycle,
+    maintain,
     notification,
     outbox_events,
     subscription,
@@ -46,20 +51,129 @@ async def test_the_client_state_is_never_stored_nor_shown(
     assert row.client_state not in history.text
 
 
-async def test_a_replayed_old_notification_emits_nothing(
+def versions_of_e1(row: WebhookSubscription, count: int) -> list[dict[str, Any]]:
+    """Graph's notifications for event e1: created at version 1, then each update."""
+    return [
+        notification(row, "created" if v == 1 else "updated", "e1", f'W/"{v}"')
+        for v in range(1, count + 1)
+    ]
+
+
+async def post_all(client: httpx.AsyncClient, url: str, *bodies: dict[str, Any]) -> None:
+    """Deliver notifications in turn, each accepted."""
+    for body in bodies:
+        assert (await client.post(url, json=body)).status_code == 202
+
+
+async def test_a_replayed_old_creation_emits_nothing(
+    client: httpx.AsyncClient, tenant: Tenant, providers: respx.MockRouter, session: AsyncSession
+) -> None:
+    instance = await create_graph_instance(client, tenant)
+    created, updated = versions_of_e1(await subscription(session), 2)
+    url = f"{API}/events/microsoftgraph/{instance['id']}"
+
+    await post_all(client, url, created, updated, created)
+
+    assert [e["eventType"] for e in await outbox_events(session)] == ["CREATED", "UPDATED"]
+
+
+async def test_a_replayed_old_update_emits_nothing_and_a_fresh_one_emits_one_event(
+    client: httpx.AsyncClient, tenant: Tenant, providers: respx.MockRouter, session: AsyncSession
+) -> None:
+    instance = await create_graph_instance(client, tenant)
+    created, first_update, second_update, fresh = versions_of_e1(await subscription(session), 4)
+    url = f"{API}/events/microsoftgraph/{instance['id']}"
+    await post_all(client, url, created, first_update, second_update)
+
+    await post_all(client, url, first_update, first_update)
+    before = [e["eventType"] for e in await outbox_events(session)]
+    await post_all(client, url, fresh)
+
+    assert before == ["CREATED", "UPDATED", "UPDATED"]
+    assert [e["eventType"] for e in await outbox_events(session)] == [*before, "UPDATED"]
+
+
+async def test_a_replayed_old_delete_emits_nothing_and_a_fresh_one_emits_one_event(
     client: httpx.AsyncClient, tenant: Tenant, providers: respx.MockRouter, session: AsyncSession
 ) -> None:
     instance = await create_graph_instance(client, tenant)
     row = await subscription(session)
     url = f"{API}/events/microsoftgraph/{instance['id']}"
-    created = notification(row, "created", "e1", 'W/"1"')
+    [created] = versions_of_e1(row, 1)
+    deleted, fresh = (notification(row, "deleted", e, "") for e in ("e1", "e2"))
+    await post_all(client, url, created, deleted)
 
-    await client.post(url, json=created)
-    await client.post(url, json=notification(row, "updated", "e1", 'W/"2"'))
-    replay = await client.post(url, json=created)
+    await post_all(client, url, deleted, deleted, fresh)
 
-    assert replay.status_code == 202
-    assert [e["eventType"] for e in await outbox_events(session)] == ["CREATED", "UPDATED"]
+    events = [(e["objectId"], e["eventType"]) for e in await outbox_events(session)]
+    assert events == [("e1", "CREATED"), ("e1", "DELETED"), ("e2", "DELETED")]
+
+
+async def test_a_late_notification_never_processed_still_emits_one_event(
+    client: httpx.AsyncClient, tenant: Tenant, providers: respx.MockRouter, session: AsyncSession
+) -> None:
+    # Graph promises no order: version 2's notification may arrive after version 3's. It
+    # is news pollhub never had (so one event), and its repeats are not.
+    instance = await create_graph_instance(client, tenant)
+    created, late, newest = versions_of_e1(await subscription(session), 3)
+    url = f"{API}/events/microsoftgraph/{instance['id']}"
+
+    await post_all(client, url, created, newest, late, late)
+
+    assert [e["eventType"] for e in await outbox_events(session)] == [
+        "CREATED",
+        "UPDATED",
+        "UPDATED",
+    ]
+
+
+async def test_a_replay_of_a_version_caught_up_by_a_read_emits_nothing(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    providers: respx.MockRouter,
+    session: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    # Graph said "missed"; the catch-up read reported version 2, a notification then
+    # reported version 3: version 2's notification, arriving now, is older news.
+    instance = await create_graph_instance(client, tenant)
+    row = await subscription(session)
+    url = f"{API}/events/microsoftgraph/{instance['id']}"
+    await client.post(url, json=notification(row, "created", "e1", 'W/"1"'))
+    providers.get(EVENTS).respond(json={"value": [{"id": "e1", "@odata.etag": 'W/"2"'}]})
+    await client.post(f"{url}/lifecycle", json=lifecycle(row, "missed"))
+    await maintain(sessionmaker)
+    await client.post(url, json=notification(row, "updated", "e1", 'W/"3"'))
+
+    late = await client.post(url, json=notification(row, "updated", "e1", 'W/"2"'))
+
+    assert late.status_code == 202
+    assert [e["eventType"] for e in await outbox_events(session)] == [
+        "CREATED",
+        "UPDATED",
+        "UPDATED",
+    ]
+
+
+async def test_replays_and_a_fresh_change_arriving_at_once_emit_one_event(
+    client: httpx.AsyncClient, tenant: Tenant, providers: respx.MockRouter, session: AsyncSession
+) -> None:
+    # As with several API processes sharing the database: the receivers see the same
+    # notifications at once, each on a connection of its own.
+    instance = await create_graph_instance(client, tenant)
+    created, old, newest, fresh = versions_of_e1(await subscription(session), 4)
+    url = f"{API}/events/microsoftgraph/{instance['id']}"
+    await post_all(client, url, created, old, newest)
+
+    answers = await asyncio.gather(*(client.post(url, json=b) for b in [old, fresh] * 3))
+
+    assert {a.status_code for a in answers} == {202}
+    assert [e["eventType"] for e in await outbox_events(session)] == [
+        "CREATED",
+        "UPDATED",
+        "UPDATED",
+        "UPDATED",
+    ]
 
 
 @pytest.mark.parametrize("object_id", ["x" * 501, "bad\x00id"])

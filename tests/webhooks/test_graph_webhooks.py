@@ -60,6 +60,19 @@ def notification(row: WebhookSubscription, change: str, event_id: str, etag: str
     }
 
 
+def lifecycle(row: WebhookSubscription, event: str) -> dict[str, Any]:
+    return {
+        "value": [
+            {
+                "subscriptionId": row.subscription_id,
+                "lifecycleEvent": event,
+                "clientState": row.client_state,
+                "resource": "me/events",
+            }
+        ]
+    }
+
+
 async def outbox_events(session: AsyncSession) -> list[dict[str, Any]]:
     session.expire_all()
     bodies = await session.scalars(select(Notification.body).order_by(Notification.id))
@@ -187,7 +200,7 @@ async def test_notifications_for_an_unknown_instance_are_a_404(client: httpx.Asy
     assert response.status_code == 404
 
 
-async def _maintain(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+async def maintain(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     async with httpx.AsyncClient() as http:
         return await subscriptions.maintain(sessionmaker, TokenKeeper(sessionmaker), http, "w1")
 
@@ -202,10 +215,10 @@ async def test_subscriptions_are_renewed_halfway_through_their_life(
     await create_graph_instance(client, tenant)
     row = await subscription(session)
     first_expiry = row.expires_at
-    assert await _maintain(sessionmaker) == 0, "not due yet"
+    assert await maintain(sessionmaker) == 0, "not due yet"
 
     clock.advance(timedelta(days=3, hours=12))
-    handled = await _maintain(sessionmaker)
+    handled = await maintain(sessionmaker)
 
     assert handled == 1
     [renewal] = [c for c in providers.calls if c.request.method == "PATCH"]
@@ -228,21 +241,12 @@ async def test_a_removed_subscription_is_recreated_and_caught_up(
     providers.get(EVENTS).respond(
         json={"value": [{"id": "ev9", "@odata.etag": 'W/"9"', "subject": "Missed meeting"}]}
     )
-    lifecycle = {
-        "value": [
-            {
-                "subscriptionId": old_id,
-                "lifecycleEvent": "subscriptionRemoved",
-                "clientState": row.client_state,
-                "resource": "me/events",
-            }
-        ]
-    }
+    removed = lifecycle(row, "subscriptionRemoved")
 
     response = await client.post(
-        f"{API}/events/microsoftgraph/{instance['id']}/lifecycle", json=lifecycle
+        f"{API}/events/microsoftgraph/{instance['id']}/lifecycle", json=removed
     )
-    await _maintain(sessionmaker)
+    await maintain(sessionmaker)
 
     assert response.status_code == 202
     recreated = await subscription(session)
@@ -270,7 +274,7 @@ async def test_a_renewal_that_graph_no_longer_knows_recreates_the_subscription(
     providers.get(EVENTS).respond(json={"value": []})
     clock.advance(timedelta(days=4))
 
-    await _maintain(sessionmaker)
+    await maintain(sessionmaker)
 
     assert (await subscription(session)).subscription_id != old_id
 

@@ -42,6 +42,11 @@ def digest(version: str) -> str:
     return hashlib.sha256(version.encode()).hexdigest()
 
 
+def fingerprint_of(kind: ChangeKind | None, version: str) -> str:
+    """The fingerprint an observation leaves: its version's, or the deletion's."""
+    return digest(DELETED_VERSION if kind == "deleted" else version)
+
+
 def classify(
     kind: ChangeKind | None,
     version: str,
@@ -58,7 +63,7 @@ def classify(
     objects a reader marks silent) are remembered, not reported.
     """
     deleted = kind == "deleted"
-    fingerprint = digest(DELETED_VERSION if deleted else version)
+    fingerprint = fingerprint_of(kind, version)
     if quiet:
         return Verdict(None, fingerprint, deleted)
     if previous is not None and (previous.fingerprint, previous.deleted) == (fingerprint, deleted):

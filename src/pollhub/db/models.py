@@ -285,6 +285,21 @@ class WebhookSubscription(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class WebhookReceipt(Base):
+    """A change of an object a webhook subscription has already processed (its version's
+    fingerprint), so that notification, replayed or resent, is never news again."""
+
+    __tablename__ = "webhook_receipts"
+    __table_args__ = (UniqueConstraint("subscription_row_id", "object_id", "fingerprint"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_row_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE")
+    )
+    object_id: Mapped[str] = mapped_column(String(500))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+
+
 class WebhookInbox(Base):
     """Accepted webhook events waiting for slow work (fetching the changed objects) before
     they go to the outbox; written while the provider waits only for its 202."""

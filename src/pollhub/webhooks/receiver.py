@@ -3,10 +3,13 @@
 The element's webhook capability parses the body. Each entry must name a subscription of
 the instance it was sent to and carry that subscription's ``clientState`` (compared in
 constant time); anything else is refused and creates no event. Providers may deliver one
-change more than once: the object's version (an etag, remembered per object as a
-fingerprint, :mod:`pollhub.changes`) makes a repeat a no-op, and a change that arrives
-after the object's deletion is dropped as stale. With ``event.notification.fetch.objects``
-the events wait in the inbox while a worker fetches the changed objects (:mod:`.inbox`).
+change more than once, and anyone who once saw a notification may replay it: each
+subscription remembers every change it processed (:mod:`.receipts`), so neither emits
+anything, while the object's latest version (remembered per object as a fingerprint,
+:mod:`pollhub.changes`) decides what a new change is; a creation of a known object and a
+change that arrives after the object's deletion are older news, dropped. With
+``event.notification.fetch.objects`` the events wait in the inbox while a worker fetches
+the changed objects (:mod:`.inbox`).
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pollhub.changes.memory import MAX_OBJECT_ID_LENGTH, Memory, storable_object_id
-from pollhub.changes.verdicts import classify
+from pollhub.changes.verdicts import classify, fingerprint_of
 from pollhub.clock import clock
 from pollhub.db.configuration import StoredConfiguration
 from pollhub.db.models import Instance, WebhookSubscription
 from pollhub.delivery.outbox import ChangeEvent, enqueue_webhook_events
 from pollhub.elements.base import Element
 from pollhub.elements.webhooks import WebhookCapability, WebhookChange
+from pollhub.webhooks import receipts
 from pollhub.webhooks.inbox import hold_for_fetching
 
 log = logging.getLogger(__name__)
@@ -63,30 +67,10 @@ async def receive_changes(
             session, instance.id, object_type, [e.object_id for e in group], locked=True
         )
         for entry in group:
-            seen = memory.seen(entry.object_id)
-            if seen is not None and entry.kind == "created":
-                # An object is created once: a creation of an object already reported is
-                # older than what was processed (a replay, or late), never news.
-                log.warning(
-                    "refused a creation notification for an object already reported",
-                    extra={"instance": instance.id, "subscription": entry.subscription_id},
-                )
-                continue
-            unknown = "UNKNOWN" if entry.kind is None else entry.kind.upper()
-            verdict = classify(
-                entry.kind,
-                entry.version or unknown,
-                seen,
-                unseen=unknown,
-                # Notifications come in no promised order and ids are never reused: a
-                # change that arrives after the object's deletion is older news.
-                after_delete="stale",
-            )
-            memory.remember(session, entry.object_id, verdict.fingerprint, verdict.deleted)
-            if verdict.event_type:
-                events.append(
-                    ChangeEvent(verdict.event_type, entry.object_id, object_type, clock.now())
-                )
+            row = subscriptions[entry.subscription_id]
+            event_type = await _news(session, instance.id, row.id, memory, entry)
+            if event_type:
+                events.append(ChangeEvent(event_type, entry.object_id, object_type, clock.now()))
     # The subscription's shared secret is never stored, never sent on.
     body = hooks.redact(body)
     if StoredConfiguration.of(instance).fetch_objects:
@@ -97,6 +81,53 @@ async def receive_changes(
             session, instance, hub_key=element.hub, events=events, body=body
         )
     return Receipt(len(accepted), len(entries) - len(accepted), len(events))
+
+
+async def _news(
+    session: AsyncSession,
+    instance_id: int,
+    subscription_row_id: int,
+    memory: Memory,
+    entry: WebhookChange,
+) -> str | None:
+    """The event an authentic entry reports, or None when it is no news: a repeat or
+    replay of what the subscription already processed, or older than it (a creation of a
+    known object, a change after the object's deletion)."""
+    seen = memory.seen(entry.object_id)
+    if seen is not None and entry.kind == "created":
+        # An object is created once: a creation of an object already reported is
+        # older than what was processed (a replay, or late), never news.
+        log.warning(
+            "refused a creation notification for an object already reported",
+            extra={"instance": instance_id, "subscription": subscription_row_id},
+        )
+        return None
+    fingerprint = fingerprint_of(entry.kind, entry.version)
+    # An entry without a version (and not a deletion) names no change of its own to
+    # remember; after a deletion the memory refuses everything by itself.
+    identified = bool(entry.version) or entry.kind == "deleted"
+    if identified and not (seen is not None and seen.deleted):
+        change = (entry.object_id, fingerprint)
+        if change not in await receipts.record(session, subscription_row_id, [change]):
+            log.warning(
+                "refused a notification of a change the subscription already processed",
+                extra={"instance": instance_id, "subscription": subscription_row_id},
+            )
+            return None
+    unknown = "UNKNOWN" if entry.kind is None else entry.kind.upper()
+    verdict = classify(
+        entry.kind,
+        entry.version or unknown,
+        seen,
+        unseen=unknown,
+        # Notifications come in no promised order and ids are never reused: a
+        # change that arrives after the object's deletion is older news.
+        after_delete="stale",
+    )
+    memory.remember(session, entry.object_id, verdict.fingerprint, verdict.deleted)
+    if verdict.event_type == "DELETED":
+        await receipts.forget_deleted(session, subscription_row_id, [entry.object_id])
+    return verdict.event_type
 
 
 async def receive_lifecycle(

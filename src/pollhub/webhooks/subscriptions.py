@@ -33,6 +33,7 @@ from pollhub.errors import BadRequest
 from pollhub.oauth.tokens import InstanceInvalid, TokenKeeper
 from pollhub.outbound.clients import provider_client
 from pollhub.settings import get_settings
+from pollhub.webhooks import receipts
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +252,7 @@ async def _maintain_one(
                 row.expires_at, row.renew_at = replacement.expires_at, replacement.renew_at
                 row.status = "active"
             if row.needs_catch_up:
-                await catch_up(session, api, instance, element, row.object_type)
+                await catch_up(session, api, instance, element, row)
                 row.needs_catch_up = False
             row.last_error = None
         except ProviderError as exc:
@@ -265,22 +266,28 @@ async def _maintain_one(
 
 
 async def catch_up(
-    session: AsyncSession, api: ProviderApi, instance: Instance, element: Element, object_type: str
+    session: AsyncSession,
+    api: ProviderApi,
+    instance: Instance,
+    element: Element,
+    subscription: WebhookSubscription,
 ) -> int:
-    """Read the resource in full and report what changed unseen (after ``missed``
-    notifications or a lost subscription); returns the number of changes reported."""
+    """Read the subscription's resource in full and report what changed unseen (after
+    ``missed`` notifications or a lost subscription); returns the number of changes
+    reported. The versions read count as processed by the subscription: their
+    notifications, arriving later, are no news."""
     hooks = _capability(element)
+    object_type = subscription.object_type
     objects = await hooks.read_all(api, object_type)
     memory = await Memory.load(session, instance.id, object_type, [], everything=True, locked=True)
     events = []
+    read: list[receipts.Change] = []
     for change in objects:
-        verdict = classify(
-            change.kind,
-            hooks.version_of(change.raw),
-            memory.seen(change.object_id),
-            unseen="CREATED",
-        )
+        version = hooks.version_of(change.raw)
+        verdict = classify(change.kind, version, memory.seen(change.object_id), unseen="CREATED")
         memory.remember(session, change.object_id, verdict.fingerprint, verdict.deleted)
+        if version or verdict.deleted:
+            read.append((change.object_id, verdict.fingerprint))
         if verdict.event_type:
             events.append(
                 ChangeEvent(
@@ -288,8 +295,10 @@ async def catch_up(
                 )
             )
     # A full read: what was known and is missing now was deleted unseen.
-    for missing in memory.forget_missing(session, [c.object_id for c in objects]):
-        events.append(ChangeEvent("DELETED", missing, object_type, clock.now(), None))
+    missing = memory.forget_missing(session, [c.object_id for c in objects])
+    events.extend(ChangeEvent("DELETED", m, object_type, clock.now(), None) for m in missing)
+    await receipts.record(session, subscription.id, read)
+    await receipts.forget_deleted(session, subscription.id, missing)
     await enqueue_webhook_events(
         session,
         instance,
