@@ -90,6 +90,7 @@ class Scenario:
     create: dict[str, Any]
     update: dict[str, Any]
     hub_get: str  # the same resource through the hub API
+    one: str  # the hub path of one object, {id} its objectId
     ignored: dict[str, Any] | None = None  # a change the where clause leaves out
 
 
@@ -101,6 +102,7 @@ SCENARIOS = {
         {"name": "report-1.txt"},
         {"name": "report-1 (final).txt"},
         "/hubs/documents/folders/root/contents?where=name like 'report%'",
+        "/hubs/documents/events/{id}",
         ignored={"name": "notes.txt"},
     ),
     "googlesuite": Scenario(
@@ -110,6 +112,7 @@ SCENARIOS = {
         {"summary": "Standup"},
         {"summary": "Standup (moved)"},
         "/hubs/general/calendars/primary/events?where=updated > '2000-01-01T00:00:00.000Z'",
+        "/hubs/general/calendars/primary/events/{id}",
     ),
     "docushareflex": Scenario(
         "docushareflex",
@@ -118,6 +121,7 @@ SCENARIOS = {
         {"title": "Q3 report.pdf", "domain": "acme.docushareflex.com"},
         {"title": "Q3 report (final).pdf", "domain": "acme.docushareflex.com"},
         "/hubs/documents/documents?where=modified_date > '2000-01-01T00:00:00Z'",
+        "/hubs/documents/documents/{id}",
     ),
 }
 
@@ -140,15 +144,17 @@ async def test_a_custom_resource_reports_each_change_once_and_the_hub_shows_the_
     if scenario.ignored is not None:
         assert (await http.post(control, json=scenario.ignored)).status_code == 201
     await wait_for(lambda: _arrived(recorder, 1))
-    hub = await http.get(
-        f"{API}{scenario.hub_get}",
-        headers={
-            **tenant.headers,
-            "Authorization": f"{tenant.headers['Authorization']}, Element {instance['token']}",
-        },
-    )
+    element_token = {
+        "Authorization": f"{tenant.headers['Authorization']}, Element {instance['token']}"
+    }
+    hub = await http.get(f"{API}{scenario.hub_get}", headers=element_token)
     assert hub.status_code == 200, hub.text
     assert [_id(scenario.element, o) for o in hub.json()] == [object_id]
+    # The client that got the event fetches the object with the instance token.
+    event_id = recorder.events()[0]["objectId"]
+    one = await http.get(f"{API}{scenario.one.format(id=event_id)}", headers=element_token)
+    assert one.status_code == 200, one.text
+    assert _id(scenario.element, one.json()) == object_id
 
     assert (await http.patch(f"{control}/{object_id}", json=scenario.update)).status_code == 200
     await wait_for(lambda: _arrived(recorder, 2))
