@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import asyncpg
 import httpx
@@ -38,6 +39,44 @@ POSTGRES_ADMIN_DSN = os.environ.get(
 # databases are still created and dropped directly.
 PGBOUNCER_DSN = os.environ.get("POLLHUB_TEST_PGBOUNCER")
 TEST_SECRET_KEY = "test-secret-key-for-pollhub"
+
+
+class ProviderTransportsMocker(respx.mocks.HTTPCoreMocker):
+    """respx's default mock (httpcore's pool), also covering the httpx-aiohttp transport
+    that the provider hot paths use (polling, token exchanges), which httpcore never sees."""
+
+    name = "httpcore-and-aiohttp"
+    targets: ClassVar[list[str]] = [
+        *respx.mocks.HTTPCoreMocker.targets,
+        "httpx_aiohttp.transport.AiohttpTransport",
+    ]
+
+    @classmethod
+    async def prepare_async_request(cls, httpx_request: Any, **kwargs: Any) -> Any:
+        """The aiohttp transport is handed an ``httpx.Request``: nothing to convert."""
+        if isinstance(kwargs["request"], httpx.Request):
+            await httpx_request.aread()
+            return httpx_request, kwargs
+        return await super().prepare_async_request(httpx_request, **kwargs)
+
+    @classmethod
+    def to_httpx_request(cls, **kwargs: Any) -> Any:
+        """As it is, from the aiohttp transport; converted, from httpcore."""
+        if isinstance(kwargs["request"], httpx.Request):
+            return kwargs["request"]
+        return super().to_httpx_request(**kwargs)
+
+    @classmethod
+    async def from_async_httpx_response(
+        cls, httpx_response: Any, target: Any, **kwargs: Any
+    ) -> Any:
+        """As it is, to the aiohttp transport; converted, to httpcore."""
+        if isinstance(kwargs["request"], httpx.Request):
+            return httpx_response
+        return await super().from_async_httpx_response(httpx_response, target, **kwargs)
+
+
+respx.mocks.DEFAULT_MOCKER = ProviderTransportsMocker.name
 
 
 def _postgres_reachable() -> bool:

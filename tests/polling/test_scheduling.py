@@ -203,8 +203,7 @@ async def test_renewing_leases_never_waits_for_a_poll_being_closed(
                 renew_leases(beat, PollState, ids, worker_id="w1", until=until), timeout=5
             )
 
-    expiries = dict(
-        (await session.execute(select(PollState.id, PollState.lease_expires_at))).tuples().all()
-    )
+    rows = await session.execute(select(PollState.id, PollState.lease_expires_at))
+    expiries = {state_id: expires for state_id, expires in rows}
     assert expiries[ids[0]] == until and expiries[ids[2]] == until
     assert expiries[ids[1]] != until

@@ -16,7 +16,7 @@ from authlib.deprecate import AuthlibDeprecationWarning
 from pollhub.clock import clock
 from pollhub.elements.base import Element
 from pollhub.errors import BadRequest, PollhubError
-from pollhub.outbound.clients import provider_transport
+from pollhub.outbound.clients import fast_provider_transport
 from pollhub.outbound.policy import allow_private_addresses, refusal_in
 
 # authlib 1.9 prefers its httpx2 fork and warns when it falls back to httpx, which is what
@@ -124,12 +124,13 @@ def _shared_transport() -> httpx.AsyncBaseTransport:
 
     A client with a transport of its own per request would build TLS contexts each time
     (loading the CA bundle: 40-150 ms of CPU, most of the cost of creating an instance)
-    and open a new connection to the token endpoint.
+    and open a new connection to the token endpoint. On aiohttp, as polling: httpx's own
+    pool cost a fifth of an instance creation's CPU (``bench/onboarding.py``).
     """
     allow = allow_private_addresses()
     transports = _transports.setdefault(asyncio.get_running_loop(), {})
     if allow not in transports:
-        transports[allow] = provider_transport(allow_private=allow)
+        transports[allow] = fast_provider_transport(allow_private=allow)
     return transports[allow]
 
 

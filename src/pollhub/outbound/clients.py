@@ -112,11 +112,17 @@ def provider_client(**options: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=provider_transport(), trust_env=False, **options)
 
 
-def fast_provider_client(**options: Any) -> httpx.AsyncClient:
-    """:func:`provider_client` on aiohttp's transport: several times the requests per
-    second of httpx's own pool on the polling hot path (``bench/``)."""
+def fast_provider_transport(*, allow_private: bool | None = None) -> httpx.AsyncBaseTransport:
+    """:func:`provider_transport` on aiohttp: several times the requests per second of
+    httpx's own pool (``bench/``), for the hot paths — polling and token exchanges."""
 
     def session() -> aiohttp.ClientSession:
-        return aiohttp.ClientSession(connector=guarded_connector(), trust_env=False)
+        connector = guarded_connector(allow_private=allow_private)
+        return aiohttp.ClientSession(connector=connector, trust_env=False)
 
-    return httpx.AsyncClient(transport=AiohttpTransport(client=session), trust_env=False, **options)
+    return AiohttpTransport(client=session)
+
+
+def fast_provider_client(**options: Any) -> httpx.AsyncClient:
+    """:func:`provider_client` on aiohttp's transport (:func:`fast_provider_transport`)."""
+    return httpx.AsyncClient(transport=fast_provider_transport(), trust_env=False, **options)
