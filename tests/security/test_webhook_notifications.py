@@ -265,9 +265,11 @@ DRIVE_ROOT = "https://graph.microsoft.com/v1.0/me/drive/items/root"
 
 
 async def process_inbox(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    """One pass of the worker over webhook events waiting for their objects."""
+    """What the worker does until no webhook event waits for its object (one row of an
+    instance per pass, oldest first)."""
     async with httpx.AsyncClient() as http:
-        await inbox.process_inbox(sessionmaker, TokenKeeper(sessionmaker), http, "w1")
+        while await inbox.process_inbox(sessionmaker, TokenKeeper(sessionmaker), http, "w1"):
+            pass
 
 
 def drive_notification(row: WebhookSubscription, resource_data: bool) -> dict[str, Any]:
@@ -327,3 +329,29 @@ async def test_each_change_of_a_drive_emits_one_event_and_a_replay_none(
         [("root", "UPDATED"), ("root", "UPDATED")],
         [("root", "UPDATED"), ("root", "UPDATED")],
     ]
+
+
+async def test_events_notified_while_a_drive_change_waits_for_its_read_come_after_it(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    providers: respx.MockRouter,
+    session: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    body = seeds.filled(seeds.MICROSOFTGRAPH)
+    body["configuration"].update({"event.objects": "driveItems,events"})
+    created = await client.post(f"{API}/instances", json=body, headers=tenant.headers)
+    rows = {r.object_type: r for r in await session.scalars(select(WebhookSubscription))}
+    url = f"{API}/events/microsoftgraph/{created.json()['id']}"
+    providers.get(DRIVE_ROOT).respond(json=drive_root(1))
+
+    await post_all(
+        client,
+        url,
+        drive_notification(rows["driveItems"], True),
+        notification(rows["events"], "created", "e1", 'W/"1"'),
+    )
+    await process_inbox(sessionmaker)
+
+    events = [(e["objectId"], e["eventType"]) for e in await outbox_events(session)]
+    assert events == [("root", "UPDATED"), ("e1", "CREATED")]
