@@ -42,6 +42,44 @@ async def test_an_element_shows_its_resources_and_default_poller_configuration(
     assert [r["name"] for r in element["resources"]] == list(documented)
 
 
+async def test_an_element_lists_its_hub_resources_and_how_each_is_read(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    """What a poller ``url`` or a hub GET can name: the path, the where conditions the
+    provider filters on (the rest is applied after fetching), paging, how deletes are
+    seen, a fan-out's parent."""
+    docushare = (await client.get(f"{API}/elements/docushareflex", headers=tenant.headers)).json()
+    google = (await client.get(f"{API}/elements/googlesuite", headers=tenant.headers)).json()
+
+    resources = {r["path"]: r for r in docushare["hubResources"] + google["hubResources"]}
+    documents = resources["/hubs/documents/documents"]
+    assert documents["whereSentToProvider"] == {
+        "modified_date": [">", ">="],
+        "owner": ["="],
+        "title": ["=", "like"],
+    }
+    assert documents["whereAppliedAfterFetching"] == "every other condition"
+    assert documents["pagination"] == "nextLink"
+    assert documents["pageSize"] == {"param": "pageSize", "default": 20, "maximum": 200}
+    assert (documents["changeFeed"], documents["deletes"]) == (False, "markedDeleted")
+    assert documents["objectPath"] == "/hubs/documents/documents/{id}"
+    feed = resources["/hubs/documents/events"]
+    assert (feed["changeFeed"], feed["deletes"]) == (True, "changeFeed")
+    assert feed["whereSentToProvider"] == {}
+    assert feed["whereAppliedAfterFetching"] == "every condition"
+    events = resources["/hubs/general/calendars/{calendarId}/events"]
+    assert events["fanOut"] == {"placeholder": "calendarId", "parent": "/hubs/general/calendars"}
+    assert events["whereSentToProvider"] == {"updated": [">", ">="]}
+    assert events["pagination"] == "cursor"
+    assert resources["/hubs/general/contacts"]["deletes"] == "missingFromUnfilteredList"
+    assert resources["/hubs/general/contacts"]["objectPath"] is None
+    assert resources["/hubs/general/calendars"]["fanOut"] is None
+    # The fields the catalog had are kept (CONTRACT section 3).
+    assert {"key", "name", "eventTypes", "authentication", "defaultPollerConfiguration"} <= set(
+        docushare
+    )
+
+
 async def test_an_unknown_element_is_a_404(client: httpx.AsyncClient, tenant: Tenant) -> None:
     response = await client.get(f"{API}/elements/myspace", headers=tenant.headers)
 

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     delivery_concurrency: int = Field(default=64, ge=1)
     delivery_max_retries: int = Field(default=9, ge=0)
     delivered_retention_days: float = Field(default=7, ge=0)
+    # How long a webhook subscription remembers that it processed a change (a replay of an
+    # older one may emit again, unless it is the object's latest version or a deletion).
+    webhook_receipt_retention_days: float = Field(default=30, ge=0)
     # Polling (pollhub.worker): polls in flight per worker; how long a running poll's or
     # delivery's lease lasts without renewal (workers renew it every third of that, so a
     # killed worker's work is taken over this soon); and per-provider rate limits that

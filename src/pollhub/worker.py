@@ -37,7 +37,7 @@ from pollhub.outbound.clients import fast_provider_client, provider_client
 from pollhub.polling import schedule
 from pollhub.polling.poller import PollContext, poll_resource
 from pollhub.settings import get_settings
-from pollhub.webhooks import inbox, subscriptions
+from pollhub.webhooks import inbox, receipts, subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -89,15 +89,26 @@ async def _prune_periodically(
 ) -> None:
     while not stop.is_set():
         try:
-            async with sessionmaker() as session:
-                pruned = await prune_delivered(session, clock.now())
-                await session.commit()
-            if pruned:
-                log.info("pruned %d delivered notifications", pruned)
+            await prune(sessionmaker)
         except Exception:  # tidying up must never take the worker down
-            log.exception("pruning delivered notifications failed")
+            log.exception("pruning delivered notifications or webhook receipts failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=PRUNE_EVERY.total_seconds())
+
+
+async def prune(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """One run of the periodic pruning: delivered notifications past
+    ``POLLHUB_DELIVERED_RETENTION_DAYS`` and webhook receipts past
+    ``POLLHUB_WEBHOOK_RECEIPT_RETENTION_DAYS``."""
+    async with sessionmaker() as session:
+        now = clock.now()
+        delivered = await prune_delivered(session, now)
+        receipts_pruned = await receipts.prune(session, now)
+        await session.commit()
+    if delivered:
+        log.info("pruned %d delivered notifications", delivered)
+    if receipts_pruned:
+        log.info("pruned %d webhook receipts", receipts_pruned)
 
 
 async def _delete_drained_periodically(

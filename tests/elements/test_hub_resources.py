@@ -109,3 +109,6 @@ def test_the_poller_status_says_what_is_sent_and_what_is_applied_after_fetching(
     feed = describe_resource(element, resources, "feed")
     assert feed["changeFeed"] == "documentsSince"
     assert feed["sentToProvider"] == [] and feed["appliedToFetchedObjects"] == "title = 'x'"
+    # Paging and how deletes are seen: the facts the catalog lists for the hub resource.
+    assert (docs["pagination"], docs["deletes"]) == ("nextLink", "markedDeleted")
+    assert (feed["pagination"], feed["deletes"]) == ("nextLink", "changeFeed")

@@ -9,7 +9,9 @@ import httpx
 import pytest
 import respx
 
+from pollhub.elements.base import Element
 from pollhub.elements.http import ProviderApi, ProviderError
+from pollhub.elements.hub import HubPathError, list_page, plan_call
 from pollhub.elements.listing import fetch_all, fetch_object, fetch_page, list_call
 from pollhub.elements.resources import ResourceDefinition
 
@@ -163,3 +165,75 @@ async def test_one_object_is_fetched_by_id(api: ProviderApi) -> None:
         api, definition, base=BASE, values={}, configuration={}, object_id="a/b"
     )
     assert found == {"id": "a/b"}
+
+
+def _calendar_element() -> Element:
+    """Calendars and their events, as Google's hub resources fan out over them."""
+    cursor = {"type": "cursor", "field": "next", "param": "token"}
+    return Element(
+        key="cal",
+        name="Calendars",
+        hub="general",
+        event_mechanism="polling",
+        authorization_url="",
+        token_url="",
+        default_scope="",
+        base_url=BASE,
+        hub_resources={
+            "calendars": ResourceDefinition(path="/calendars", list="items"),
+            "calendars/{calendarId}/events": ResourceDefinition.model_validate(
+                {
+                    "path": "/calendars/{calendarId}/events",
+                    "list": "items",
+                    "pagination": cursor,
+                    "parent": {"placeholder": "calendarId", "resource": "calendars"},
+                }
+            ),
+            "links": ResourceDefinition.model_validate(
+                {"path": "/links", "list": "v", "pagination": {"type": "nextLink", "field": "n"}}
+            ),
+        },
+    )
+
+
+@respx.mock
+async def test_a_fanned_out_list_pages_through_each_parent_in_turn(api: ProviderApi) -> None:
+    respx.get(f"{BASE}/calendars").respond(json={"items": items("c1", "c2", "c3")})
+    respx.get(f"{BASE}/calendars/c1/events", params={"token": "p2"}).respond(
+        json={"items": items("e3")}
+    )
+    respx.get(f"{BASE}/calendars/c1/events").respond(
+        json={"items": items("e1", "e2"), "next": "p2"}
+    )
+    respx.get(f"{BASE}/calendars/c2/events").respond(json={"items": []})
+    respx.get(f"{BASE}/calendars/c3/events").respond(json={"items": items("e4")})
+    call = plan_call(_calendar_element(), "/hubs/general/calendars/{calendarId}/events", None)
+
+    pages, token = [], None
+    for _ in range(10):
+        page = await list_page(api, call, {}, token=token)
+        pages.append([o["id"] for o in page.objects])
+        if (token := page.next_token) is None:
+            break
+
+    # c2 has no events: the walk goes on to c3 rather than answer an empty page.
+    assert pages == [["e1", "e2"], ["e3"], ["e4"]]
+    stale = '{"parent": "gone", "page": null}'
+    with pytest.raises(HubPathError, match="no longer listed"):
+        await list_page(api, call, {}, token=stale)
+    with pytest.raises(HubPathError, match="not a page token"):
+        await list_page(api, call, {}, token="not json")
+
+
+@respx.mock
+async def test_a_page_token_naming_another_site_is_refused_before_any_request(
+    api: ProviderApi,
+) -> None:
+    """The hub hands next links back to clients as page tokens; one sent back pointing
+    elsewhere would carry the instance's access token there."""
+    route = respx.get(url__startswith="https://evil.example/").respond(json={"v": []})
+    call = plan_call(_calendar_element(), "/hubs/general/links", None)
+
+    with pytest.raises(HubPathError, match="not a page token"):
+        await list_page(api, call, {}, token="https://evil.example/steal")
+    assert not route.called

@@ -141,3 +141,43 @@ def test_milliseconds_dates() -> None:
     config = DatesConfiguration(updatedDateField="internalDate", updatedDateFormat="milliseconds")
 
     assert object_dates({"internalDate": "1795600800000"}, config).updated == T1
+
+
+FIRST_POLL = datetime(2026, 11, 24, 12, 0, 0, 500_000, tzinfo=UTC)
+SAME_SECOND = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)  # a provider date, to the second
+NEXT_SECOND = datetime(2026, 11, 24, 12, 0, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("deleted_at", "previous", "first_poll", "expected"),
+    [
+        # Never seen, deleted before the resource was first polled: not news.
+        (SAME_SECOND, None, FIRST_POLL, None),
+        (T0, None, FIRST_POLL, None),
+        # Never seen, but deleted after the first poll: created and deleted between polls.
+        (NEXT_SECOND, None, FIRST_POLL, "DELETED"),
+        # Seen at the baseline, so it existed after the first poll: its deletion is real.
+        (SAME_SECOND, "v1", FIRST_POLL, "DELETED"),
+        # Without a date, or a first poll to compare with, a delete is reported.
+        (None, None, FIRST_POLL, "DELETED"),
+        (SAME_SECOND, None, None, "DELETED"),
+    ],
+)
+def test_a_delete_of_an_object_never_seen_from_before_the_first_poll_is_not_reported(
+    deleted_at: datetime | None,
+    previous: str | None,
+    first_poll: datetime | None,
+    expected: str | None,
+) -> None:
+    """Regression (issue 12): a look-back (DocuShare's two minutes) or a window rendered to
+    the second returns a delete from the first poll's own second, before the instance
+    existed, of an object the baseline never listed."""
+    seen = Seen(previous, False) if previous else None
+    dates = ObjectDates(T0, deleted_at)
+
+    verdict = classify_change(
+        change("deleted"), seen, dates, baseline=False, since=FIRST_POLL, first_poll=first_poll
+    )
+
+    assert verdict.event_type == expected
+    assert verdict.deleted

@@ -282,6 +282,36 @@ async def test_the_first_poll_renders_its_own_start_and_reports_nothing(
     assert await delivered_events(session) == []
 
 
+async def test_a_delete_from_the_first_polls_own_second_is_reported_only_if_it_was_listed(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    site: FakeSite,
+    run_polls: RunPolls,
+    session: AsyncSession,
+) -> None:
+    """Regression (issue 12): the site dates changes to the second and ``pollDelay`` reaches
+    back past the first poll, so the second poll gets tombstones dated in the first poll's
+    own second. D0 was deleted before the first poll (it never listed it): old news. D1 was
+    listed, so it existed after the first poll: its deletion is real."""
+    t0 = clock.now()
+    created = t0 - timedelta(days=2)
+    site.documents = [doc("D1", created, t0 - timedelta(minutes=1))]
+    assert (await create(client, tenant, {"url": SINCE, "pollDelay": 300})).status_code == 200
+    assert await run_polls() == ["baseline"]
+    first = await last_success(session)
+
+    clock.advance(INTERVAL)
+    site.documents = [
+        doc("D0", created, first, deleted=True),
+        doc("D1", created, first, deleted=True),
+        doc("D2", first + timedelta(seconds=5), first + timedelta(seconds=5)),
+    ]
+    assert (await run_polls())[0].startswith("ok")
+
+    received = [(e["objectId"], e["eventType"]) for e in await delivered_events(session)]
+    assert received == [("D1", "DELETED"), ("D2", "CREATED")]
+
+
 @pytest.mark.parametrize(
     ("entry", "named"),
     [
@@ -301,3 +331,115 @@ async def test_an_unknown_or_wrong_key_is_a_400_naming_it(
     response = await create(client, tenant, entry)
     assert response.status_code == 400, response.text
     assert named in response.json()["message"]
+
+
+MILLIS = "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"
+
+
+def millis_z(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@dataclass(frozen=True)
+class ElementCase:
+    """One element's list resource polled with a where clause: part of it goes to the
+    provider as its own filter, the rest is applied to what the provider returned."""
+
+    seed: dict[str, Any]
+    url: str  # the poller url
+    provider: str  # the provider list URL the poll calls
+    wire: Callable[[datetime], dict[str, str]]  # query parameters, from the first poll
+    listed: Callable[[datetime], dict[str, Any]]  # the provider's answer after the baseline
+    events: list[tuple[str, str]]
+
+
+ELEMENT_CASES = {
+    "onedrivev2: name to $filter, size applied after fetching": ElementCase(
+        seeds.ONEDRIVE,
+        "/hubs/documents/folders/root/contents?where=name = 'a.txt' and size > 3",
+        "https://graph.microsoft.com/v1.0/me/drive/items/root/children",
+        lambda first: {"$filter": "name eq 'a.txt'", "$top": "20"},
+        lambda first: {
+            "value": [
+                {
+                    "id": f"F{size}",
+                    "name": "a.txt",
+                    "size": size,
+                    "createdDateTime": seconds_z(first + timedelta(seconds=9)),
+                    "lastModifiedDateTime": seconds_z(first + timedelta(seconds=9)),
+                }
+                for size in (10, 1)
+            ]
+        },
+        [("F10", "CREATED")],
+    ),
+    "googlesuite: updated to updatedMin, summary applied after fetching": ElementCase(
+        seeds.GOOGLESUITE,
+        "/hubs/general/calendars/primary/events?where=updated > "
+        f"'${{gmtDate:{MILLIS}}}' and summary like 'Stand%'",
+        "https://www.googleapis.com/calendar/v3/calendars/primary/events",
+        lambda first: {"updatedMin": millis_z(first), "maxResults": "20", "showDeleted": "true"},
+        lambda first: {
+            "items": [
+                {
+                    "id": summary.lower(),
+                    "summary": summary,
+                    "status": "confirmed",
+                    "created": millis_z(first + timedelta(seconds=9)),
+                    "updated": millis_z(first + timedelta(seconds=9)),
+                }
+                for summary in ("Standup", "Lunch")
+            ]
+        },
+        [("standup", "CREATED")],
+    ),
+    "docushareflex: title like to titleLike, owner != applied after fetching": ElementCase(
+        seeds.DOCUSHAREFLEX,
+        "/hubs/documents/documents?where=title like 'Q%' and owner != 'bob'",
+        SITE,
+        lambda first: {"titleLike": "Q%", "pageSize": "20", "type": "Document"},
+        lambda first: {
+            "items": [
+                doc(f"Q-{owner}", first + timedelta(seconds=9), first + timedelta(seconds=9))
+                | {"owner": owner}
+                for owner in ("ann", "bob")
+            ],
+            "next": None,
+        },
+        [("Q-ann", "CREATED")],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", ELEMENT_CASES.values(), ids=ELEMENT_CASES.keys())
+async def test_each_elements_where_clause_is_sent_as_its_filter_and_the_rest_applied(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    providers: respx.MockRouter,
+    run_polls: RunPolls,
+    session: AsyncSession,
+    case: ElementCase,
+) -> None:
+    answer: dict[str, Any] = {}
+    route = providers.get(url__startswith=case.provider).mock(
+        side_effect=lambda request: httpx.Response(200, json=answer)
+    )
+    body = seeds.filled(case.seed)
+    body["configuration"]["event.poller.configuration"] = {"docs": {"url": case.url}}
+    if case.seed is seeds.DOCUSHAREFLEX:
+        body["configuration"]["docushare.domain"] = "mysite.docushareflex.com"
+    response = await client.post(f"{API}/instances", json=body, headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    answer.update({"value": [], "items": []})
+    assert await run_polls() == ["baseline"]
+    first = await last_success(session)
+
+    clock.advance(INTERVAL)
+    answer.clear()
+    answer.update(case.listed(first))
+    assert (await run_polls())[0].startswith("ok")
+
+    params = dict(route.calls.last.request.url.params)
+    assert params == case.wire(first)
+    received = [(e["objectId"], e["eventType"]) for e in await delivered_events(session)]
+    assert received == case.events

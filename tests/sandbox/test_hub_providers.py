@@ -108,8 +108,11 @@ def test_people_connections_page_through_the_google_client(sandbox: Sandbox) -> 
 
 def test_calendar_events_updated_min_lists_what_changed_since(sandbox: Sandbox) -> None:
     old = _control(sandbox, "googlesuite/calendar-events", summary="old")
+    # A second later: updatedMin is written to the millisecond, and an event updated within
+    # the same millisecond as it is (rightly) after it.
+    clock.advance(timedelta(seconds=1))
     since = millis_z(clock.now())
-    clock.advance(timedelta(seconds=2))
+    clock.advance(timedelta(seconds=1))
     try:
         new = _control(sandbox, "googlesuite/calendar-events", summary="new")
         events = _google(sandbox, "calendar", "v3", "www.googleapis.com/calendar/v3/").events()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -15,7 +16,12 @@ import respx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from pollhub.db.models import Notification, WebhookSubscription
+from pollhub import worker
+from pollhub.clock import clock
+from pollhub.db.models import Notification, WebhookReceipt, WebhookSubscription
+from pollhub.oauth.tokens import TokenKeeper
+from pollhub.webhooks import inbox
+from tests import seeds
 from tests.conftest import Tenant
 from tests.webhooks.test_graph_webhooks import (
     EVENTS,
@@ -197,3 +203,155 @@ async def test_an_object_id_no_column_can_hold_is_skipped_and_logged(
     assert answer.status_code == 202
     assert [e["objectId"] for e in await outbox_events(session)] == ["fine"]
     assert "object id is empty, over 500 characters or holds a NUL" in caplog.text
+
+
+async def receipts_of(session: AsyncSession) -> list[str]:
+    """The fingerprints every subscription remembers having processed."""
+    session.expire_all()
+    return list(await session.scalars(select(WebhookReceipt.fingerprint)))
+
+
+async def test_receipts_past_the_retention_are_pruned_and_recent_ones_still_refuse_replays(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    providers: respx.MockRouter,
+    session: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    instance = await create_graph_instance(client, tenant)
+    created, first, second, newest = versions_of_e1(await subscription(session), 4)
+    url = f"{API}/events/microsoftgraph/{instance['id']}"
+    await post_all(client, url, created, first)
+    clock.advance(timedelta(days=20))
+    await post_all(client, url, second, newest)
+    written = len(await receipts_of(session))
+    clock.advance(timedelta(days=15))  # the first two are 35 days old, the others 15 (< 30)
+
+    await worker.prune(sessionmaker)
+    await post_all(client, url, second, created)
+
+    assert written == 4
+    assert len(await receipts_of(session)) == 2, "only receipts within the window are kept"
+    assert [e["eventType"] for e in await outbox_events(session)] == [
+        "CREATED",
+        "UPDATED",
+        "UPDATED",
+        "UPDATED",
+    ], "a replay within the window, and a replayed creation, still emit nothing"
+
+
+async def test_turning_events_off_drops_the_subscriptions_receipts(
+    client: httpx.AsyncClient, tenant: Tenant, providers: respx.MockRouter, session: AsyncSession
+) -> None:
+    instance = await create_graph_instance(client, tenant)
+    await post_all(
+        client,
+        f"{API}/events/microsoftgraph/{instance['id']}",
+        *versions_of_e1(await subscription(session), 2),
+    )
+    before = len(await receipts_of(session))
+
+    await client.patch(
+        f"{API}/instances/{instance['id']}",
+        headers=tenant.headers,
+        json={"configuration": {"event.notification.enabled": False}},
+    )
+
+    assert before == 2
+    assert await receipts_of(session) == []
+
+
+DRIVE_ROOT = "https://graph.microsoft.com/v1.0/me/drive/items/root"
+
+
+async def process_inbox(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """What the worker does until no webhook event waits for its object (one row of an
+    instance per pass, oldest first)."""
+    async with httpx.AsyncClient() as http:
+        while await inbox.process_inbox(sessionmaker, TokenKeeper(sessionmaker), http, "w1"):
+            pass
+
+
+def drive_notification(row: WebhookSubscription, resource_data: bool) -> dict[str, Any]:
+    """OneDrive's notification: "something under the root changed", no id, no etag
+    (Graph sends ``resourceData`` with only ``@odata.type``; the sandbox sends none)."""
+    entry: dict[str, Any] = {
+        "subscriptionId": row.subscription_id,
+        "subscriptionExpirationDateTime": "2026-11-30T00:00:00Z",
+        "clientState": row.client_state,
+        "changeType": "updated",
+        "resource": "me/drive/root",
+        "tenantId": "t1",
+    }
+    if resource_data:
+        entry["resourceData"] = {"@odata.type": "#Microsoft.Graph.DriveItem"}
+    return {"value": [entry]}
+
+
+def drive_root(version: int) -> dict[str, Any]:
+    """The drive's root folder as Graph reads it: its eTag moves with every change below
+    it, its lastModifiedDateTime does not."""
+    return {
+        "id": "01ROOT",
+        "name": "root",
+        "root": {},
+        "folder": {"childCount": version},
+        "lastModifiedDateTime": "2026-11-20T10:00:00Z",
+        "eTag": f'"{{D1D1D1D1-0000-0000-0000-000000000000}},{version}"',
+    }
+
+
+@pytest.mark.parametrize("resource_data", [True, False], ids=["graph", "sandbox"])
+async def test_each_change_of_a_drive_emits_one_event_and_a_replay_none(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    providers: respx.MockRouter,
+    session: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    resource_data: bool,
+) -> None:
+    body = seeds.filled(seeds.MICROSOFTGRAPH)
+    body["configuration"].update({"oauth.scope": "Files.Read offline_access"})
+    created = await client.post(f"{API}/instances", json=body, headers=tenant.headers)
+    notified = drive_notification(await subscription(session), resource_data)
+    url = f"{API}/events/microsoftgraph/{created.json()['id']}"
+    root = providers.get(DRIVE_ROOT)
+    seen = []
+
+    for version in (1, 2, 2):  # a change, another change, then the last notification again
+        root.respond(json=drive_root(version))
+        await post_all(client, url, notified)
+        await process_inbox(sessionmaker)
+        seen.append([(e["objectId"], e["eventType"]) for e in await outbox_events(session)])
+
+    assert seen == [
+        [("root", "UPDATED")],
+        [("root", "UPDATED"), ("root", "UPDATED")],
+        [("root", "UPDATED"), ("root", "UPDATED")],
+    ]
+
+
+async def test_events_notified_while_a_drive_change_waits_for_its_read_come_after_it(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    providers: respx.MockRouter,
+    session: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    body = seeds.filled(seeds.MICROSOFTGRAPH)
+    body["configuration"].update({"event.objects": "driveItems,events"})
+    created = await client.post(f"{API}/instances", json=body, headers=tenant.headers)
+    rows = {r.object_type: r for r in await session.scalars(select(WebhookSubscription))}
+    url = f"{API}/events/microsoftgraph/{created.json()['id']}"
+    providers.get(DRIVE_ROOT).respond(json=drive_root(1))
+
+    await post_all(
+        client,
+        url,
+        drive_notification(rows["driveItems"], True),
+        notification(rows["events"], "created", "e1", 'W/"1"'),
+    )
+    await process_inbox(sessionmaker)
+
+    events = [(e["objectId"], e["eventType"]) for e in await outbox_events(session)]
+    assert events == [("root", "UPDATED"), ("e1", "CREATED")]

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from pollhub.elements.base import Element
 from pollhub.elements.definition import ConfigurationKey, ElementDefinition, OAuth2Authentication
+from pollhub.elements.resources import DeletesSeen, PaginationType, ResourceDefinition
 
 
 class Authentication(BaseModel):
@@ -40,6 +41,71 @@ class ResourceOut(BaseModel):
     configuration: dict[str, Any]
 
 
+class PageSizeOut(BaseModel):
+    """The provider's page-size parameter, the size used when none is asked, its maximum."""
+
+    param: str
+    default: int
+    maximum: int | None
+
+
+class FanOutOut(BaseModel):
+    """A ``{placeholder}`` given literally reads every object of the ``parent`` resource."""
+
+    placeholder: str
+    parent: str
+
+
+class HubResourceOut(BaseModel):
+    """One hub resource: what a poller ``url`` or ``GET /hubs/…`` can name, and how it is
+    read (the same facts ``GET /instances/{id}/poller`` shows for a configured url)."""
+
+    path: str = Field(description="the path template under the API base")
+    description: str
+    whereSentToProvider: dict[str, list[str]] = Field(
+        description="where conditions the provider filters on itself: field → operators"
+    )
+    whereAppliedAfterFetching: Literal["every other condition", "every condition"] = Field(
+        description="what pollhub applies to the fetched objects (a change feed takes no filter)"
+    )
+    pagination: PaginationType
+    pageSize: PageSizeOut | None = Field(description="None: the provider's pages are fixed")
+    changeFeed: bool = Field(description="read as a change feed (delta, sync token, history)")
+    deletes: DeletesSeen = Field(
+        description="how deletes are seen: reported by the change feed, listed marked deleted "
+        "(deletedWhen), or, listed without a provider-side filter, as objects no longer listed"
+    )
+    fanOut: FanOutOut | None = Field(
+        description="a placeholder that, given literally, reads every parent object"
+    )
+    objectPath: str | None = Field(description="GET one object; None: the resource has none")
+
+    @classmethod
+    def of(cls, element: Element, key: str, definition: ResourceDefinition) -> HubResourceOut:
+        """The catalog view of ``element``'s hub resource ``key``."""
+        prefix = element.hub_prefix()
+        parent = definition.parent
+        size = definition.pageSize
+        return cls(
+            path=prefix + key,
+            description=definition.description,
+            whereSentToProvider=definition.native_filters(),
+            whereAppliedAfterFetching="every condition"
+            if definition.changeFeed
+            else "every other condition",
+            pagination=definition.pagination.type,
+            pageSize=PageSizeOut(param=size.param, default=size.default, maximum=size.maximum)
+            if size
+            else None,
+            changeFeed=definition.changeFeed is not None,
+            deletes=definition.deletes_seen(),
+            fanOut=FanOutOut(placeholder=parent.placeholder, parent=prefix + parent.resource)
+            if parent
+            else None,
+            objectPath=f"{prefix}{key}/{{id}}" if definition.object_path() else None,
+        )
+
+
 class ElementOut(BaseModel):
     """One element of the catalog."""
 
@@ -52,6 +118,9 @@ class ElementOut(BaseModel):
     authentication: Authentication
     requiredConfiguration: list[str]
     resources: list[ResourceOut]
+    hubResources: list[HubResourceOut] = Field(
+        default_factory=list, description="every resource of the element's hub"
+    )
     defaultPollerConfiguration: dict[str, Any]
     configuration: list[ConfigurationKey] = Field(
         default_factory=list, description="the element's own configuration keys"
@@ -81,6 +150,10 @@ class ElementOut(BaseModel):
                     configuration=r.default_configuration(),
                 )
                 for r in element.resources
+            ],
+            hubResources=[
+                HubResourceOut.of(element, key, definition)
+                for key, definition in element.hub_resources.items()
             ],
             defaultPollerConfiguration=element.default_poller_configuration(),
             configuration=list(element.definition.configuration) if element.definition else [],

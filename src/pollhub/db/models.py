@@ -287,7 +287,8 @@ class WebhookSubscription(Base):
 
 class WebhookReceipt(Base):
     """A change of an object a webhook subscription has already processed (its version's
-    fingerprint), so that notification, replayed or resent, is never news again."""
+    fingerprint), so that notification, replayed or resent, is never news again — until
+    the receipt is pruned, ``POLLHUB_WEBHOOK_RECEIPT_RETENTION_DAYS`` after it was written."""
 
     __tablename__ = "webhook_receipts"
     __table_args__ = (UniqueConstraint("subscription_row_id", "object_id", "fingerprint"),)
@@ -298,6 +299,7 @@ class WebhookReceipt(Base):
     )
     object_id: Mapped[str] = mapped_column(String(500))
     fingerprint: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class WebhookInbox(Base):

@@ -9,6 +9,7 @@ the end (fanning a literal ``{placeholder}`` out over the parent resource) and
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,14 @@ from typing import Any
 from pollhub.elements import where
 from pollhub.elements.base import Element
 from pollhub.elements.http import ProviderApi
-from pollhub.elements.listing import Page, fetch_all, fetch_object, fetch_page, list_call
+from pollhub.elements.listing import (
+    Page,
+    fetch_all,
+    fetch_object,
+    fetch_page,
+    list_call,
+    same_site,
+)
 from pollhub.elements.resources import ResourceDefinition, ResourceMatch, unfilled
 
 
@@ -142,21 +150,82 @@ async def list_page(
     page_size: int | None = None,
     token: str | None = None,
 ) -> Page:
-    """One page of the call (the where clause applied to it); a fanned-out placeholder
-    is refused: name one parent."""
-    if call.fan_out():
-        raise HubPathError(f"name one {', '.join(call.fan_out())} to list '{call.match.key}'")
+    """One page of the call (the where clause applied to it), the first without ``token``.
+
+    A fanned-out placeholder (a literal ``{calendarId}``) pages through each parent object's
+    list in turn: its token names the parent and the provider's token within that list.
+    """
+    if not call.fan_out():
+        return await _page(api, call, call.match.values, configuration, page_size, token)
+    placeholder, *others = call.fan_out()
+    if others:
+        raise HubPathError(f"name a value for {', '.join(others)} to list '{call.match.key}'")
+    parents = await parent_values(api, call, configuration)
+    at = _FanOutToken.load(token, parents) if token else _FanOutToken(0, None)
+    while at.parent < len(parents):
+        values = {**call.match.values, placeholder: parents[at.parent]}
+        page = await _page(api, call, values, configuration, page_size, at.page)
+        if page.next_token is not None:
+            return Page(page.objects, _FanOutToken(at.parent, page.next_token).dump(parents))
+        at = _FanOutToken(at.parent + 1, None)
+        if at.parent == len(parents):
+            return Page(page.objects, None)
+        if page.objects:
+            return Page(page.objects, at.dump(parents))
+        # A parent with nothing (left) to list: go on to the next one.
+    return Page([], None)  # no parent objects at all
+
+
+async def _page(
+    api: ProviderApi,
+    call: HubCall,
+    values: Mapping[str, str],
+    configuration: Mapping[str, Any],
+    page_size: int | None,
+    token: str | None,
+) -> Page:
     request = list_call(
         call.definition,
         base=call.element.base_url,
-        values=call.match.values,
+        values=values,
         configuration=configuration,
         params=call.translation.params,
         page_size=page_size,
     )
+    links = request.definition.pagination.type in ("nextLink", "linkHeader")
+    if token is not None and links and not same_site(request.url, token):
+        # The access token goes with the request: a token naming another host is forged.
+        raise HubPathError("'nextPage' is not a page token this API gave")
     page = await fetch_page(api, request, token)
     kept = [obj for obj in page.objects if where.matches(call.translation.residual, obj)]
     return Page(kept, page.next_token)
+
+
+@dataclass(frozen=True)
+class _FanOutToken:
+    """Where a fanned-out list continues: the parent (its position in the parent list)
+    and the provider's token within that parent's list (None: its first page)."""
+
+    parent: int
+    page: str | None
+
+    def dump(self, parents: list[str]) -> str:
+        # The parent is named by its value, so a parent added or removed between two
+        # requests does not shift the walk onto another parent's list.
+        return json.dumps({"parent": parents[self.parent], "page": self.page})
+
+    @classmethod
+    def load(cls, token: str, parents: list[str]) -> _FanOutToken:
+        try:
+            found = json.loads(token)
+            parent, page = found["parent"], found["page"]
+        except (ValueError, TypeError, KeyError):
+            raise HubPathError("'nextPage' is not a page token this API gave") from None
+        if not isinstance(parent, str) or not (page is None or isinstance(page, str)):
+            raise HubPathError("'nextPage' is not a page token this API gave")
+        if parent not in parents:
+            raise HubPathError(f"'nextPage' continues with '{parent}', which is no longer listed")
+        return cls(parents.index(parent), page)
 
 
 async def get_object(

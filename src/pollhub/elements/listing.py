@@ -88,7 +88,7 @@ async def fetch_page(api: ProviderApi, call: ListCall, token: str | None = None)
     pagination = call.definition.pagination
     url, params = call.url, dict(call.params)
     if token is not None and pagination.type in ("nextLink", "linkHeader"):
-        url, params = token, {}  # next links carry their own query
+        url, params = _same_site(call.url, token), {}  # next links carry their own query
     elif pagination.type == "cursor" and token is not None:
         params[pagination.param] = token
     elif pagination.type == "page":
@@ -143,11 +143,19 @@ def _next_token(
     return None
 
 
-def _same_site(origin: str, link: str) -> str:
-    # The access token goes with every page: never to a host the list did not start on.
+def same_site(origin: str, link: str) -> bool:
+    """Whether ``link`` is on the scheme and host ``origin`` is on."""
     first, then = urlsplit(origin), urlsplit(link)
-    if (first.scheme, first.netloc) != (then.scheme, then.netloc):
-        raise ProviderError(f"the provider's next page points to another site ({then.netloc})")
+    return (first.scheme, first.netloc) == (then.scheme, then.netloc)
+
+
+def _same_site(origin: str, link: str) -> str:
+    # The access token goes with every page: never to a host the list did not start on
+    # (a next link from the provider, or a page token a hub client sent back).
+    if not same_site(origin, link):
+        raise ProviderError(
+            f"the next page points to another site ({urlsplit(link).netloc or link[:100]})"
+        )
     return link
 
 

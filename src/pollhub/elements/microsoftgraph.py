@@ -213,8 +213,12 @@ class GraphWebhooks:
         return changes
 
     def version_of(self, raw: Mapping[str, Any]) -> str:
-        """The object's ``@odata.etag`` (what notifications carry), else its modified time."""
-        return str(raw.get("@odata.etag") or raw.get("lastModifiedDateTime") or "")
+        """The object's ``@odata.etag`` (what Outlook notifications carry), else its
+        ``eTag`` (drive items: a folder's moves whenever anything below it changes, its
+        modified time does not), else its modified time."""
+        return str(
+            raw.get("@odata.etag") or raw.get("eTag") or raw.get("lastModifiedDateTime") or ""
+        )
 
     async def fetch(
         self, api: ProviderApi, object_type: str, object_id: str

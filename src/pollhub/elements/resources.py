@@ -29,6 +29,10 @@ from pollhub.elements import where
 from pollhub.elements.urls import provider_url
 
 PaginationType = Literal["nextLink", "linkHeader", "cursor", "page", "offset", "none"]
+DeletesSeen = Literal["changeFeed", "markedDeleted", "missingFromUnfilteredList"]
+"""How a resource's deletes are seen: its change feed reports them; the provider lists
+deleted objects marked (``deletedWhen``); or, listed with no provider-side filter, an
+object no longer listed was deleted."""
 DEFAULT_PAGE_SIZE = 20
 """Cloud Elements read a resource "20 records at a time" when no ``pageSize`` was given."""
 
@@ -172,6 +176,19 @@ class ResourceDefinition(_Model):
         if self.object is not None:
             return self.object or None
         return f"{self.path.rstrip('/')}/{{id}}" if self.method == "GET" else None
+
+    def native_filters(self) -> dict[str, builtins.list[str]]:
+        """Where conditions the provider filters on itself: field → operators; none for a
+        change feed, which takes no filter (its whole where clause is applied after)."""
+        if self.changeFeed:
+            return {}
+        return {field: sorted(ops) for field, ops in sorted(self.filters.items())}
+
+    def deletes_seen(self) -> DeletesSeen:
+        """How deletes of this resource's objects are seen (see :data:`DeletesSeen`)."""
+        if self.changeFeed:
+            return "changeFeed"
+        return "markedDeleted" if self.deletedWhen else "missingFromUnfilteredList"
 
     def page_size(self, asked: int | None) -> int:
         """The page size to request: as asked, else the definition's, within its maximum."""

@@ -21,7 +21,7 @@ from pollhub.elements import element_of, where
 from pollhub.elements.base import Element
 from pollhub.elements.credentials import MissingCredentials
 from pollhub.elements.http import ProviderApi, ProviderError, ProviderNotFound, ProviderUnauthorized
-from pollhub.elements.hub import HubPathError, get_object, list_objects, list_page, plan_call
+from pollhub.elements.hub import HubPathError, get_object, list_page, plan_call
 from pollhub.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from pollhub.instances.service import token_instance
 from pollhub.oauth.client import ProviderUnavailable
@@ -72,7 +72,8 @@ async def read_list(
     next_page: str | None,
     page: int | None,
 ) -> HubPage:
-    """A page of a hub list; a fanned-out path (a literal ``{calendarId}``) in full."""
+    """A page of a hub list (a fanned-out path, a literal ``{calendarId}``, pages through
+    each parent's list in turn)."""
     element = _element(instance, hub)
     try:
         call = plan_call(element, path, where_clause)
@@ -83,9 +84,6 @@ async def read_list(
     configuration = dict(instance.configuration)
 
     async def run(api: ProviderApi) -> HubPage:
-        if call.fan_out():
-            listed = await list_objects(api, call, configuration, page_size=page_size)
-            return HubPage([item.obj for item in listed if item.matched], None)
         token = _decode(next_page) if next_page else None
         for _ in range((page or 1) - 1 if token is None else 0):
             skipped = await list_page(api, call, configuration, page_size=page_size, token=token)

@@ -79,20 +79,39 @@ def classify_change(
     *,
     baseline: bool,
     since: datetime | None,
+    first_poll: datetime | None = None,
     tolerance_seconds: float = DEFAULT_CREATED_TOLERANCE_SECONDS,
 ) -> Verdict:
     """Classify one polled object against what was seen before.
 
     ``baseline`` reads, and objects the reader marks silent, are remembered, not reported.
-    ``since`` is the start of the last successful poll.
+    ``since`` is the start of the last successful poll; ``first_poll`` the start of the
+    resource's first (baseline) poll.
     """
     return classify(
         change.kind,
         _version(change, dates),
         previous,
         unseen=_new_object_type(dates, since, tolerance_seconds),
-        quiet=baseline or change.silent,
+        quiet=baseline or change.silent or _ended_before(change, previous, dates, first_poll),
     )
+
+
+def _ended_before(
+    change: ProviderChange, previous: Seen | None, dates: ObjectDates, first_poll: datetime | None
+) -> bool:
+    """A delete, dated at or before the first poll, of an object that poll never listed:
+    the object was gone before the resource was watched (a look-back, or a window whose
+    start is rendered to the second, reaches into the first poll's own second).
+
+    Only an object with no memory qualifies: one the baseline listed existed after the
+    first poll, so its deletion is news whatever its date says. A delete's date is the
+    object's updated date (the tombstone's); without one nothing can be told, and the
+    delete is reported.
+    """
+    if change.kind != "deleted" or previous is not None or first_poll is None:
+        return False
+    return dates.updated is not None and dates.updated <= first_poll
 
 
 def _new_object_type(dates: ObjectDates, since: datetime | None, tolerance: float) -> str:

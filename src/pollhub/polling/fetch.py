@@ -11,8 +11,10 @@ Plain inputs (:class:`PollInput`), plain output (a
 3. the filters Cloud Elements applied: the rest of the where clause, then (lists only)
    the updated date after the window (created date with ``filterByUpdatedDate: false``)
    and nothing newer than this poll with ``filterByCurrentDate``;
-4. nothing dated before the resource's first poll is news: such objects are remembered,
-   never reported.
+4. nothing created or changed before the resource's first poll is news: such objects are
+   remembered, never reported (a delete from before it is judged with the memory, in
+   :func:`~pollhub.polling.changes.classify_change`: only the memory knows whether the
+   first poll saw the object).
 """
 
 from __future__ import annotations
@@ -56,18 +58,13 @@ async def read_resource(api: ProviderApi, poll: PollInput) -> ReadResult:
     """Read what changed in one resource since the last poll (see the module's steps)."""
     call = plan_resource(poll.element, poll.resource, poll.window_start(), poll.started)
     feed = poll.element.change_feed(call.definition)
-    dates = _dates(call, poll.resource)
     if feed is None:
         read = await _read_list(api, call, poll)
+        dates = _dates(call, poll.resource)
         return replace(read, changes=[_silence_old(c, dates, poll) for c in read.changes])
     read = await feed(api, _feed_request(call, poll))
-    # A feed's own order of events is trusted, but a delete it reports from before the
-    # first poll (a look-back reaching past it) is old news.
-    changes = [
-        _silence_old(c, dates, poll) if c.kind == "deleted" else c
-        for c in read.changes
-        if c.kind == "deleted" or _kept(call, c.raw)
-    ]
+    # A feed's own order of events is trusted; deletes carry too little to filter on.
+    changes = [c for c in read.changes if c.kind == "deleted" or _kept(call, c.raw)]
     return replace(read, changes=changes)
 
 
@@ -150,8 +147,10 @@ def _in_window(dates: ObjectDates, poll: PollInput) -> bool:
 def _silence_old(
     change: ProviderChange, dates: DatesConfiguration | None, poll: PollInput
 ) -> ProviderChange:
-    """A change dated before the resource's first poll happened before we watched."""
-    if poll.first_poll is None or change.silent:
+    """A creation or change dated before the resource's first poll happened before we
+    watched. (Deletes are left to the poller: a deleted object the first poll listed was
+    alive after it, whatever the date says.)"""
+    if poll.first_poll is None or change.silent or change.kind == "deleted":
         return change
     found = object_dates(change.raw, dates)
     moment = found.updated or found.created

@@ -83,4 +83,6 @@ def describe_resource(
         "changeFeed": feed,
         "skips": sorted(skipped_parents(element, resources, name)),
         **described,
+        "pagination": call.definition.pagination.type,
+        "deletes": call.definition.deletes_seen(),
     }

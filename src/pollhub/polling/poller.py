@@ -319,7 +319,14 @@ async def _close_succeeded(
         if forget:
             # The url or filter changed: what was remembered belongs to another resource.
             await Memory.forget(session, target.instance_id, target.name)
-        events = await _detect(session, target, read, baseline=baseline, since=poll.last_success)
+        events = await _detect(
+            session,
+            target,
+            read,
+            baseline=baseline,
+            since=poll.last_success,
+            first_poll=poll.first_poll,
+        )
         # The instance row (and its secrets) is only read to write callbacks. Its poll
         # state row is locked, so it cannot be deleted meanwhile.
         instance = await session.get(Instance, claim.instance_id) if events else None
@@ -364,6 +371,7 @@ async def _detect(
     *,
     baseline: bool,
     since: datetime | None,
+    first_poll: datetime | None,
 ) -> list[ChangeEvent]:
     ids = [object_id(change, target.resource.idField) for change in read.changes]
     listed = read.present if read.present is not None else (set(ids) if read.complete else None)
@@ -380,6 +388,7 @@ async def _detect(
             dates,
             baseline=baseline,
             since=since,
+            first_poll=first_poll,
             **({"tolerance_seconds": tolerance} if tolerance is not None else {}),
         )
         memory.remember(session, identifier, verdict.fingerprint, verdict.deleted)

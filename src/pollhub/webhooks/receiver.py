@@ -7,9 +7,10 @@ change more than once, and anyone who once saw a notification may replay it: eac
 subscription remembers every change it processed (:mod:`.receipts`), so neither emits
 anything, while the object's latest version (remembered per object as a fingerprint,
 :mod:`pollhub.changes`) decides what a new change is; a creation of a known object and a
-change that arrives after the object's deletion are older news, dropped. With
-``event.notification.fetch.objects`` the events wait in the inbox while a worker fetches
-the changed objects (:mod:`.inbox`).
+change that arrives after the object's deletion are older news, dropped (:mod:`.news`).
+With ``event.notification.fetch.objects`` the events wait in the inbox while a worker
+fetches the changed objects (:mod:`.inbox`); so do changes notified without the object's
+version, whose news is what the worker reads.
 """
 
 from __future__ import annotations
@@ -23,15 +24,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pollhub.changes.memory import MAX_OBJECT_ID_LENGTH, Memory, storable_object_id
-from pollhub.changes.verdicts import classify, fingerprint_of
 from pollhub.clock import clock
 from pollhub.db.configuration import StoredConfiguration
 from pollhub.db.models import Instance, WebhookSubscription
 from pollhub.delivery.outbox import ChangeEvent, enqueue_webhook_events
 from pollhub.elements.base import Element
 from pollhub.elements.webhooks import WebhookCapability, WebhookChange
-from pollhub.webhooks import receipts
-from pollhub.webhooks.inbox import hold_for_fetching
+from pollhub.webhooks.inbox import Unversioned, has_waiting, hold_for_fetching
+from pollhub.webhooks.news import news
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ async def receive_changes(
     accepted = [e for e in entries if _authentic(e.subscription_id, e.client_state, subscriptions)]
     _log_refused(instance.id, len(entries) - len(accepted))
     accepted = _storable(instance.id, accepted)
-    events: list[ChangeEvent] = []
+    events: list[ChangeEvent | Unversioned] = []
     by_type: dict[str, list[WebhookChange]] = {}
     for entry in accepted:
         by_type.setdefault(subscriptions[entry.subscription_id].object_type, []).append(entry)
@@ -68,66 +68,32 @@ async def receive_changes(
         )
         for entry in group:
             row = subscriptions[entry.subscription_id]
-            event_type = await _news(session, instance.id, row.id, memory, entry)
+            if not entry.version and entry.kind != "deleted":
+                # No version (OneDrive's notifications): every one would look the same, so
+                # what changed is decided once a worker has read the object.
+                events.append(Unversioned(row.id, entry.kind, entry.object_id, object_type))
+                continue
+            event_type = await news(
+                session, row.id, memory, entry.kind, entry.object_id, entry.version
+            )
             if event_type:
                 events.append(ChangeEvent(event_type, entry.object_id, object_type, clock.now()))
     # The subscription's shared secret is never stored, never sent on.
     body = hooks.redact(body)
-    if StoredConfiguration.of(instance).fetch_objects:
-        # Fetching the objects is slow: it is left to a worker, the provider gets its 2xx now.
+    if (
+        StoredConfiguration.of(instance).fetch_objects
+        or any(isinstance(e, Unversioned) for e in events)
+        or await has_waiting(session, instance.id)
+    ):
+        # Fetching objects is slow: it is left to a worker, the provider gets its 2xx now.
+        # While some of the instance's events wait, later ones wait behind them (in order).
         hold_for_fetching(session, instance.id, events, body)
     else:
+        plain = [e for e in events if isinstance(e, ChangeEvent)]
         await enqueue_webhook_events(
-            session, instance, hub_key=element.hub, events=events, body=body
+            session, instance, hub_key=element.hub, events=plain, body=body
         )
     return Receipt(len(accepted), len(entries) - len(accepted), len(events))
-
-
-async def _news(
-    session: AsyncSession,
-    instance_id: int,
-    subscription_row_id: int,
-    memory: Memory,
-    entry: WebhookChange,
-) -> str | None:
-    """The event an authentic entry reports, or None when it is no news: a repeat or
-    replay of what the subscription already processed, or older than it (a creation of a
-    known object, a change after the object's deletion)."""
-    seen = memory.seen(entry.object_id)
-    if seen is not None and entry.kind == "created":
-        # An object is created once: a creation of an object already reported is
-        # older than what was processed (a replay, or late), never news.
-        log.warning(
-            "refused a creation notification for an object already reported",
-            extra={"instance": instance_id, "subscription": subscription_row_id},
-        )
-        return None
-    fingerprint = fingerprint_of(entry.kind, entry.version)
-    # An entry without a version (and not a deletion) names no change of its own to
-    # remember; after a deletion the memory refuses everything by itself.
-    identified = bool(entry.version) or entry.kind == "deleted"
-    if identified and not (seen is not None and seen.deleted):
-        change = (entry.object_id, fingerprint)
-        if change not in await receipts.record(session, subscription_row_id, [change]):
-            log.warning(
-                "refused a notification of a change the subscription already processed",
-                extra={"instance": instance_id, "subscription": subscription_row_id},
-            )
-            return None
-    unknown = "UNKNOWN" if entry.kind is None else entry.kind.upper()
-    verdict = classify(
-        entry.kind,
-        entry.version or unknown,
-        seen,
-        unseen=unknown,
-        # Notifications come in no promised order and ids are never reused: a
-        # change that arrives after the object's deletion is older news.
-        after_delete="stale",
-    )
-    memory.remember(session, entry.object_id, verdict.fingerprint, verdict.deleted)
-    if verdict.event_type == "DELETED":
-        await receipts.forget_deleted(session, subscription_row_id, [entry.object_id])
-    return verdict.event_type
 
 
 async def receive_lifecycle(
