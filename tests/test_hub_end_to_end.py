@@ -148,6 +148,7 @@ SCENARIOS = {
         {"path": "/report-1.txt", "size": 1},
         {"size": 2},
         "/hubs/documents/files",
+        "/hubs/documents/files/{id}",
     ),
 }
 

@@ -124,7 +124,7 @@ async def test_the_api_publishes_the_definition_schema(
 @pytest.mark.parametrize(
     ("resource", "problem"),
     [
-        ({"path": "/t", "body": {"path": ""}}, "'body' is sent only with method 'POST'"),
+        ({"path": "/t", "body": {"path": ""}}, "'body' and 'objectBody' are sent only"),
         (
             {"path": "/t", "method": "POST", "pagination": {"type": "nextLink", "field": "n"}},
             "pagination 'nextLink' is for GET resources",

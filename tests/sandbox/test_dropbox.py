@@ -114,6 +114,21 @@ def test_the_sdk_lists_one_folder_named_by_its_id(sandbox: Sandbox) -> None:
     assert raised.value.error.is_path() and raised.value.error.get_path().is_not_found()
 
 
+def test_the_sdk_reads_one_entry_by_id_or_path(sandbox: Sandbox) -> None:
+    created = create(sandbox, path="/Reports/q1.pdf", size=12)
+    dbx = sdk_client(sandbox)
+
+    by_id = dbx.files_get_metadata(created["id"])
+    by_path = dbx.files_get_metadata("/reports/Q1.PDF")
+
+    assert isinstance(by_id, files.FileMetadata) and by_id.size == 12
+    assert by_path.path_display == by_id.path_display == "/Reports/q1.pdf"
+    assert isinstance(dbx.files_get_metadata("/Reports"), files.FolderMetadata)
+    with pytest.raises(dropbox.exceptions.ApiError) as raised:
+        dbx.files_get_metadata("/nowhere.txt")
+    assert raised.value.error.is_path() and raised.value.error.get_path().is_not_found()
+
+
 def test_continue_reports_changes_and_deletions_since_the_cursor(sandbox: Sandbox) -> None:
     kept = create(sandbox, path="/kept.txt")
     doomed = create(sandbox, path="/doomed.txt")

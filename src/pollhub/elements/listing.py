@@ -187,10 +187,13 @@ async def fetch_object(
     path = definition.object_path()
     if path is None:
         raise ProviderError("this resource has no single-object call")
-    url = provider_resource_url(
-        definition.base or base, path, {**values, "id": object_id}, configuration
-    )
-    response = await api.get(url)
-    if not isinstance(response.body, dict):
+    values = {**values, "id": object_id}
+    url = provider_resource_url(definition.base or base, path, values, configuration)
+    if definition.method == "POST":
+        arguments = fill_body(definition.objectBody or {}, values, configuration)
+        found: Any = await api.send("POST", url, json=arguments)
+    else:
+        found = (await api.get(url)).body
+    if not isinstance(found, dict):
         raise ProviderError("the provider's answer for one object is not an object")
-    return response.body
+    return found

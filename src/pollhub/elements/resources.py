@@ -127,6 +127,10 @@ class ResourceDefinition(_Model):
     body: dict[str, Any] | None = Field(
         default=None, description="POST: the JSON arguments; strings may hold {placeholders}"
     )
+    objectBody: dict[str, Any] | None = Field(
+        default=None,
+        description="POST: the JSON arguments of the one-object call at 'object' ({id} its id)",
+    )
     query: dict[str, str] = Field(default_factory=dict)
     list: str = ""
     idField: str = "id"
@@ -149,8 +153,8 @@ class ResourceDefinition(_Model):
 
     @model_validator(mode="after")
     def _body_is_posted(self) -> ResourceDefinition:
-        if self.body is not None and self.method != "POST":
-            raise ValueError("'body' is sent only with method 'POST'")
+        if (self.body is not None or self.objectBody is not None) and self.method != "POST":
+            raise ValueError("'body' and 'objectBody' are sent only with method 'POST'")
         if self.method == "POST" and self.pagination.type in ("nextLink", "linkHeader"):
             raise ValueError(f"pagination '{self.pagination.type}' is for GET resources")
         return self
@@ -171,8 +175,8 @@ class ResourceDefinition(_Model):
         return where.parse(self.deletedWhen) if self.deletedWhen else None
 
     def object_path(self) -> str | None:
-        """The provider path of one object (``{id}`` its id, read with GET), or None when
-        it has none (by default a POST resource, whose path is a procedure, has none)."""
+        """The provider path of one object (``{id}`` its id; a POST resource's is posted
+        ``objectBody``), or None when it has none (by default a POST resource has none)."""
         if self.object is not None:
             return self.object or None
         return f"{self.path.rstrip('/')}/{{id}}" if self.method == "GET" else None

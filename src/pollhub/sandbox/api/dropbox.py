@@ -8,7 +8,8 @@
 - ``POST /api.dropboxapi.com/2/files/list_folder`` ``{"path", "recursive", "limit", …}``
   (``path`` a path or a folder's ``id:…``),
   ``…/list_folder/continue`` ``{"cursor"}`` and ``…/list_folder/get_latest_cursor`` →
-  ``{"entries": [FileMetadata | FolderMetadata | DeletedMetadata], "cursor", "has_more"}``.
+  ``{"entries": [FileMetadata | FolderMetadata | DeletedMetadata], "cursor", "has_more"}``;
+- ``POST /api.dropboxapi.com/2/files/get_metadata`` ``{"path"}`` → one entry's metadata.
 
 Errors as Dropbox sends them: a malformed call is a 400 in plain text; route errors are
 409 ``{"error_summary", "error": {".tag": …}}`` (``path/not_found``, ``reset`` for a
@@ -127,6 +128,19 @@ async def get_latest_cursor(
     recursive = _flag(args, "recursive", route)
     cursor = Cursor(path, recursive, _flag(args, "include_deleted", route), len(store.log), None)
     return _answer({"cursor": store.encode(cursor)})
+
+
+@router.post(f"/{API_HOST}/2/files/get_metadata", dependencies=[Depends(_token)])
+async def get_metadata(request: Request, state: SandboxState = Depends(get_state)) -> JSONResponse:
+    """One file's or folder's metadata, by path or ``id:…`` (the root has none)."""
+    route = "files/get_metadata"
+    path = _path(await _arguments(request, route), route)
+    if path == "":
+        raise BadInput(route, "request body: path: the root folder is unsupported")
+    entry = state.data.dropbox.metadata(path)
+    if entry is None:
+        raise dropbox_error(409, "path", {"path": {".tag": "not_found"}})
+    return _answer(entry.as_json())
 
 
 def _listing_page(store: DropboxStore, cursor: Cursor, limit: int) -> JSONResponse:

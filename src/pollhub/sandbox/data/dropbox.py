@@ -116,6 +116,12 @@ class DropboxStore:
         found = next((e for e in self.entries.values() if e.id == path and e.folder), None)
         return found.path_display if found is not None else path
 
+    def metadata(self, path: str) -> Entry | None:
+        """The file or folder at ``path`` (or with the ``id:…`` it names), if any."""
+        if path.startswith("id:"):
+            return next((e for e in self.entries.values() if e.id == path), None)
+        return self.entries.get(path.lower())
+
     def listing(self, path: str, recursive: bool) -> list[Entry]:
         """What exists under ``path`` now, parents before children."""
         found = [e for e in self.entries.values() if _under(e.path_lower, path.lower(), recursive)]
