@@ -100,6 +100,9 @@ class Dispatcher:
             timeout_seconds=timeout, allow_private=bool(allow), connections=self._concurrency
         )
         self._idle_seconds = min(idle_seconds, MAX_IDLE_SECONDS)
+        # At most ``concurrency`` callbacks in flight; a chain holds a slot only while its
+        # POST is, not while its result commits.
+        self._posting = asyncio.Semaphore(self._concurrency)
         self._results: GroupCommit[Outcome] = GroupCommit(sessionmaker, self._write_outcomes)
         self._heartbeat = Heartbeat(
             sessionmaker, Notification, worker_id=self.worker_id, lease=self._lease
@@ -149,7 +152,9 @@ class Dispatcher:
             heartbeat = asyncio.create_task(self._heartbeat.run(drained))
             try:
                 while not stop.is_set():
-                    free = self._concurrency - len(in_flight)
+                    # Twice as many chains as POST slots: while some wait for their
+                    # result's commit, the others keep every slot busy.
+                    free = 2 * self._concurrency - len(in_flight)
                     claimed = await self._claim_safely(free) if free > 0 else []
                     for chain in _chains(claimed):
                         task = asyncio.create_task(self._deliver(chain, stop))
@@ -247,11 +252,12 @@ class Dispatcher:
                 now=now,
             ),
         }
-        started = time.perf_counter()
-        result = await self._sender.post(
-            notification.callback_url, notification.body, headers, now=now
-        )
-        metrics.ATTEMPT_SECONDS.observe(time.perf_counter() - started)
+        async with self._posting:
+            started = time.perf_counter()
+            result = await self._sender.post(
+                notification.callback_url, notification.body, headers, now=now
+            )
+            metrics.ATTEMPT_SECONDS.observe(time.perf_counter() - started)
         self.attempts_made += 1
         outcome = self._outcome(notification, result, clock.now())
         metrics.ATTEMPTS.labels(outcome.status).inc()
