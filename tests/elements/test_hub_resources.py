@@ -3,12 +3,14 @@ cannot filter stays to be applied to fetched objects, fan-outs skip what is poll
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from pollhub.elements import get_element, where
 from pollhub.elements.hub import HubPathError, plan_call
 from pollhub.polling.config import PollerResource
-from pollhub.polling.plan import describe_resource, skipped_parents
+from pollhub.polling.plan import describe_resource, plan_resource, skipped_parents
 from tests import seeds
 
 WHEN = "'2026-01-01T00:00:00Z'"
@@ -44,6 +46,29 @@ WHEN = "'2026-01-01T00:00:00Z'"
             f"modified_date > {WHEN} and title like 'Q%' and owner = 'ann'",
             {"modifiedAfter": "2026-01-01T00:00:00Z", "titleLike": "Q%", "owner": "ann"},
             None,
+        ),
+        # Gmail: every condition it can search on joins the one search query q.
+        (
+            "googlesuite",
+            "/hubs/general/messages",
+            f"subject = 'Invoice' and lastUpdated > {WHEN}",
+            {"q": "subject:Invoice after:1767225600"},
+            None,
+        ),
+        (
+            "googlesuite",
+            "/hubs/general/messages",
+            "subject = 'Q3 report' and from != 'bob@example.com' and labelIds = 'UNREAD' "
+            "and lastUpdated <= '2026-02-01' and threadId = 't1'",
+            {"q": 'subject:"Q3 report" -from:bob@example.com label:UNREAD before:1769904000'},
+            "threadId = 't1'",
+        ),
+        (
+            "googlesuite",
+            "/hubs/general/messages",
+            "subject = 'say \"hi\"' and lastUpdated > 'soon' and (to = 'a' or to = 'b')",
+            {},
+            "subject = 'say \"hi\"' and lastUpdated > 'soon' and (to = 'a' or to = 'b')",
         ),
         (
             "docushareflex",
@@ -112,3 +137,20 @@ def test_the_poller_status_says_what_is_sent_and_what_is_applied_after_fetching(
     # Paging and how deletes are seen: the facts the catalog lists for the hub resource.
     assert (docs["pagination"], docs["deletes"]) == ("nextLink", "markedDeleted")
     assert (feed["pagination"], feed["deletes"]) == ("nextLink", "changeFeed")
+
+
+def test_the_poller_status_shows_the_gmail_search_a_poll_sends() -> None:
+    element = get_element("googlesuite")
+    assert element is not None
+    url = (
+        "/hubs/general/messages?where=subject = 'Invoice' and "
+        "lastUpdated > '${gmtDate:yyyy-MM-dd'T'HH:mm:ss'Z'}' and snippet like '%due%'"
+    )
+    described = describe_resource(element, {"mail": PollerResource(url=url)}, "mail")
+    when = "${gmtDate:yyyy-MM-ddTHH:mm:ssZ}"
+    assert described["sentToProvider"] == ["subject = 'Invoice'", f"lastUpdated > '{when}'"]
+    assert described["providerParameters"] == {"q": f"subject:Invoice after:{when}"}
+    assert described["appliedToFetchedObjects"] == "snippet like '%due%'"
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    polled = plan_resource(element, PollerResource(url=url), since, since)
+    assert polled.translation.params == {"q": "subject:Invoice after:1767225600"}

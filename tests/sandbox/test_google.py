@@ -344,3 +344,32 @@ def test_gmail_deleted_message_is_404(sandbox: Sandbox) -> None:
 
     assert response.status_code == 404
     assert response.json()["error"]["status"] == "NOT_FOUND"
+
+
+def test_gmail_message_list_honours_the_search_query(
+    service: ServiceFactory, sandbox: Sandbox
+) -> None:
+    """``q`` as pollhub sends it: operators joined by spaces, ``-`` negating one,
+    ``after:`` (its own second included) and ``before:`` in seconds or as yyyy/mm/dd."""
+    old = _create(sandbox, "messages", subject="Invoice 41", **{"from": "Ann <ann@a.com>"})
+    clock.advance(timedelta(hours=1))
+    cutoff = int(clock.now().timestamp())
+    due = _create(sandbox, "messages", subject="Invoice 42 due", labelIds=["INBOX"])
+    other = _create(sandbox, "messages", subject="Invoices", labelIds=["INBOX", "UNREAD"])
+    phrase = _create(sandbox, "messages", subject="Q3 report", **{"from": "bob@b.com"})
+    messages = service("gmail", "v1").users().messages()
+
+    def found(query: str) -> set[str]:
+        listed = messages.list(userId="me", q=query).execute()
+        return {m["id"] for m in listed.get("messages", [])}
+
+    assert found("subject:Invoice") == {old["id"], due["id"]}  # words, not prefixes
+    assert found(f"subject:Invoice after:{cutoff}") == {due["id"]}
+    assert found(f"subject:Invoice before:{cutoff}") == {old["id"]}
+    assert found("subject:Invoice -from:ann@a.com") == {due["id"]}
+    assert found('subject:"Q3 report" from:bob@b.com') == {phrase["id"]}
+    assert found('subject:"report Q3"') == set()
+    assert found("label:unread") == found("is:unread") == {old["id"], other["id"], phrase["id"]}
+    assert found("-is:unread") == {due["id"]}
+    assert found("after:2000/01/01 before:2000/01/02") == set()
+    assert found("") == {old["id"], due["id"], other["id"], phrase["id"]}

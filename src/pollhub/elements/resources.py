@@ -92,14 +92,22 @@ class PageSize(_Model):
 class FilterTarget(_Model):
     """How one condition becomes a provider query parameter.
 
-    ``value`` is a template in which ``{value}`` is the condition's value (e.g. OData's
-    ``lastModifiedDateTime gt {value}``); conditions landing on the same ``param`` are
-    joined with ``join``.
+    ``value`` is a template in which ``{value}`` is the condition's value written in
+    ``format`` (e.g. OData's ``lastModifiedDateTime gt {value}``, Gmail's
+    ``after:{value}`` with ``epochSeconds``); conditions landing on the same ``param`` are
+    joined with ``join`` (`` and `` in a ``$filter``, a space in a search query). A value
+    that cannot be written in ``format`` leaves the condition to the fetched objects.
     """
 
     param: str
     value: str = "{value}"
     join: str | None = None
+    format: where.ValueFormat = Field(
+        default="text",
+        description="how {value} is written: text as it is; quoted, one search-query term "
+        "(double-quoted when it holds spaces or query syntax); epochSeconds or "
+        "epochMilliseconds, a date since 1970",
+    )
 
 
 class Parent(_Model):
@@ -217,7 +225,8 @@ class ResourceDefinition(_Model):
             return None
         if isinstance(target, str):
             return target, where.scalar_text(condition.value)
-        return target.param, target.value.replace("{value}", where.scalar_text(condition.value))
+        value = where.formatted_value(condition.value, target.format)
+        return None if value is None else (target.param, target.value.replace("{value}", value))
 
 
 def fill_config(template: str, configuration: Mapping[str, Any]) -> str:

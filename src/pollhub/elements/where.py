@@ -22,6 +22,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+ValueFormat = Literal["text", "quoted", "epochSeconds", "epochMilliseconds"]
+"""How a condition's value is written into a provider's parameter: as it is; as one term
+of a search query (in double quotes when it holds spaces or query syntax); or a date as
+seconds or milliseconds since 1970."""
+
 Operator = Literal["=", "!=", ">", ">=", "<", "<=", "like", "in"]
 OPERATORS: tuple[Operator, ...] = ("=", "!=", ">", ">=", "<", "<=", "like", "in")
 
@@ -387,3 +392,31 @@ def scalar_text(value: Value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else str(value)
+
+
+_PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
+_QUERY_SYNTAX = re.compile(r'[\s(){}:"]|^-')
+
+
+def formatted_value(value: Value, fmt: ValueFormat = "text") -> str | None:
+    """A condition's value written in ``fmt`` (see :data:`ValueFormat`), or None when it
+    cannot be: a value that is no date for an epoch, a double quote inside a query term
+    (search syntaxes such as Gmail's have no escape for it), a list or an empty value. A
+    poller placeholder not yet rendered (``${gmtDate:…}``, in a poller's description)
+    stays as it is: a poll renders it to a date before translating."""
+    if fmt == "text" or (isinstance(value, str) and _PLACEHOLDER.fullmatch(value)):
+        return scalar_text(value)
+    if isinstance(value, tuple) or value is None or value == "":
+        return None
+    if fmt == "quoted":
+        text = scalar_text(value)
+        if '"' in text:
+            return None
+        return f'"{text}"' if _QUERY_SYNTAX.search(text) else text
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # already a number of seconds or milliseconds
+    moment = _as_date(value)
+    if moment is None:
+        return None
+    milliseconds = int(moment.timestamp() * 1000)
+    return str(milliseconds // 1000 if fmt == "epochSeconds" else milliseconds)

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from pollhub.sandbox.data.gmail import FORMATS, HISTORY_TYPES, visible
+from pollhub.sandbox.data.gmail import FORMATS, HISTORY_TYPES, matches_query, visible
 from pollhub.sandbox.deps import (
     access_token_check,
     bool_query,
@@ -103,7 +103,7 @@ async def list_history(
 async def list_messages(
     request: Request, state: SandboxState = Depends(get_state)
 ) -> dict[str, Any]:
-    """Message ids, newest first, filtered by ``labelIds``."""
+    """Message ids, newest first, filtered by ``labelIds`` and the search query ``q``."""
     store = state.data.gmail
     params = request.query_params
     max_results = int_query(request, "maxResults", 100, minimum=1, maximum=500, error=_invalid)
@@ -115,7 +115,12 @@ async def list_messages(
         if page is None:
             raise _invalid("Invalid pageToken")
         offset = page["o"]
-    found = [m for m in store.newest_first() if visible(m, labels, include_spam_trash)]
+    query = params.get("q", "")
+    found = [
+        m
+        for m in store.newest_first()
+        if visible(m, labels, include_spam_trash) and matches_query(m, query)
+    ]
     chunk = found[offset : offset + max_results]
     body: dict[str, Any] = {}
     if chunk:

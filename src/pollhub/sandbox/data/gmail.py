@@ -9,11 +9,13 @@ Docs: https://developers.google.com/gmail/api/guides/sync
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pollhub.clock import clock
 from pollhub.sandbox.data import (
@@ -271,3 +273,73 @@ def visible(message: GmailMessage, label_ids: list[str], include_spam_trash: boo
     if not include_spam_trash and _HIDDEN_UNLESS_ASKED & set(message.label_ids):
         return False
     return all(label in message.label_ids for label in label_ids)
+
+
+# ``users.messages.list``'s ``q``: the operators Gmail's search has that the sandbox honours.
+# https://support.google.com/mail/answer/7190 and
+# https://developers.google.com/gmail/api/guides/filtering
+_TERM = re.compile(r'(-?)(?:([a-z]+):)?(?:"([^"]*)"|([^\s"]+))', re.IGNORECASE)
+_GMAIL_DATE = re.compile(r"^(\d{4})[/-](\d{1,2})[/-](\d{1,2})$")
+# Gmail reads a yyyy/mm/dd date as midnight in Pacific time; seconds are exact.
+_GMAIL_DATE_ZONE = ZoneInfo("America/Los_Angeles")
+_IS_LABELS = {"unread": "UNREAD", "starred": "STARRED", "important": "IMPORTANT"}
+
+
+def _gmail_moment(text: str) -> datetime | None:
+    if text.isdigit():
+        return datetime.fromtimestamp(int(text), UTC)
+    found = _GMAIL_DATE.match(text)
+    if found is None:
+        return None
+    year, month, day = (int(part) for part in found.groups())
+    try:
+        return datetime(year, month, day, tzinfo=_GMAIL_DATE_ZONE)
+    except ValueError:
+        return None
+
+
+def _has_words(text: str, phrase: str) -> bool:
+    # Gmail matches whole words (a quoted phrase: the words in order), ignoring case.
+    words = re.findall(r"\w+", phrase)
+    if not words:
+        return False
+    pattern = r"(?<!\w)" + r"\W+".join(map(re.escape, words)) + r"(?!\w)"
+    return re.search(pattern, text, re.IGNORECASE) is not None
+
+
+def _term_holds(message: GmailMessage, operator: str, value: str) -> bool:
+    if operator == "from":
+        return value.lower() in message.sender.lower()
+    if operator == "to":
+        return value.lower() in message.to.lower()
+    if operator == "subject":
+        return _has_words(message.subject, value)
+    if operator == "label":
+        return value.upper() in (label.upper() for label in message.label_ids)
+    if operator == "is":
+        if value.lower() == "read":
+            return "UNREAD" not in message.label_ids
+        return _IS_LABELS.get(value.lower()) in message.label_ids
+    if operator in ("after", "before") and (moment := _gmail_moment(value)) is not None:
+        # after: includes its moment, before: does not (after:2014/01/01
+        # before:2014/02/01 is "in January 2014").
+        if operator == "after":
+            return message.internal_date >= moment
+        return message.internal_date < moment
+    # Anything else is words searched for in the whole message.
+    words = value if not operator else f"{operator}:{value}"
+    text = " ".join((message.subject, message.sender, message.to, message.body))
+    return _has_words(text, words)
+
+
+def matches_query(message: GmailMessage, query: str) -> bool:
+    """Whether a message satisfies a ``q`` search: every term must hold (``-`` negates
+    one). Terms: ``from:``, ``to:``, ``subject:``, ``label:``, ``is:`` (``unread``,
+    ``read``, ``starred``, ``important``), ``after:``/``before:`` (seconds since 1970, or
+    ``yyyy/mm/dd``), and plain words or ``"quoted phrases"`` anywhere in the message."""
+    for negated, operator, quoted, bare in _TERM.findall(query):
+        value = quoted or bare
+        holds = _term_holds(message, operator.lower(), value)
+        if holds == bool(negated):
+            return False
+    return True
