@@ -71,6 +71,14 @@ async def test_an_element_lists_its_hub_resources_and_how_each_is_read(
     assert events["fanOut"] == {"placeholder": "calendarId", "parent": "/hubs/general/calendars"}
     assert events["whereSentToProvider"] == {"updated": [">", ">="]}
     assert events["pagination"] == "cursor"
+    messages = resources["/hubs/general/messages"]  # all of them into Gmail's search q
+    assert messages["whereSentToProvider"] == {
+        "from": ["!=", "="],
+        "labelIds": ["!=", "="],
+        "lastUpdated": ["<", "<=", ">", ">="],
+        "subject": ["!=", "="],
+        "to": ["!=", "="],
+    }
     assert resources["/hubs/general/contacts"]["deletes"] == "missingFromUnfilteredList"
     assert resources["/hubs/general/contacts"]["objectPath"] is None
     assert resources["/hubs/general/calendars"]["fanOut"] is None

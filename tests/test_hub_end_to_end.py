@@ -253,6 +253,44 @@ async def test_the_hub_api_needs_the_instance_token_of_the_callers_organization(
     assert bad_where.status_code == 400 and "where" in bad_where.json()["message"]
 
 
+async def test_a_gmail_where_clause_is_gmails_search_for_the_poller_and_the_hub(
+    http: httpx.AsyncClient, tenant: Tenant, receiver: tuple[Receiver, str]
+) -> None:
+    """``where`` on messages goes to Gmail as ``q``: only matching mail is reported, the
+    hub GET lists only matching mail, and the poller status says what was sent."""
+    recorder, callback_url = receiver
+    control = "/sandbox/control/googlesuite/messages"
+    old = (await http.post(control, json={"subject": "Invoice 1"})).json()
+    url = (
+        "/hubs/general/messages?where=subject = 'Invoice' and "
+        f"lastUpdated > '${{gmtDate:{SECONDS}}}' and threadId != 'none'"
+    )
+    poller = {"mail": {"url": url, "idField": "id"}}
+    instance = await create(http, tenant, body("googlesuite", callback_url, poller))
+    await polled_since(http, tenant, instance["id"], "")
+
+    invoice = (await http.post(control, json={"subject": "Invoice 2 due"})).json()
+    await http.post(control, json={"subject": "Lunch?"})
+    await http.post(control, json={"subject": "Invoices"})  # not the word Invoice
+    await wait_for(lambda: _arrived(recorder, 1))
+    await polled_since(http, tenant, instance["id"], now())
+    received = [(e["objectType"], e["objectId"], e["eventType"]) for e in recorder.events()]
+    assert received == [("mail", invoice["id"], "CREATED")]
+
+    headers = {"Authorization": f"{tenant.headers['Authorization']}, Element {instance['token']}"}
+    where = "subject = 'Invoice' and lastUpdated >= '2000-01-01T00:00:00Z'"
+    hub = f"{API}/hubs/general/messages"
+    listed = await http.get(hub, params={"where": where}, headers=headers)
+    assert listed.status_code == 200, listed.text
+    assert {m["id"] for m in listed.json()} == {old["id"], invoice["id"]}
+
+    status = await http.get(f"{API}/instances/{instance['id']}/poller", headers=tenant.headers)
+    (mail,) = [s["reading"] for s in status.json()]
+    when = "${gmtDate:yyyy-MM-ddTHH:mm:ssZ}"
+    assert mail["providerParameters"] == {"q": f"subject:Invoice after:{when}"}
+    assert mail["appliedToFetchedObjects"] == "threadId != 'none'"
+
+
 async def test_a_hub_get_over_every_calendar_pages_and_lists_each_event_once(
     http: httpx.AsyncClient, tenant: Tenant, receiver: tuple[Receiver, str]
 ) -> None:
