@@ -27,6 +27,7 @@ from pollhub.clock import clock
 from pollhub.db.engine import create_engine, create_sessionmaker
 from pollhub.db.migrate import upgrade_to_head
 from pollhub.db.models import Base
+from pollhub.oauth.client import close_token_transports
 from pollhub.settings import get_settings
 from pollhub.tenancy.service import create_organization
 from tests.live import LiveServer, Receiver, free_port
@@ -148,6 +149,7 @@ async def sessionmaker(settings_env: str) -> AsyncIterator[async_sessionmaker[As
         for table in reversed(Base.metadata.sorted_tables):
             await connection.execute(delete(table))
     yield create_sessionmaker(engine)
+    await close_token_transports()  # the test's loop ends: its token connections too
     await engine.dispose()
 
 

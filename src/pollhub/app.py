@@ -31,6 +31,7 @@ from pollhub.instances.endpoints import element_router as element_instances_rout
 from pollhub.instances.endpoints import router as instances_router
 from pollhub.metrics import exposition
 from pollhub.middleware import AuthenticateFirst, BodyLimit, SecurityHeaders, error_response
+from pollhub.oauth.client import close_token_transports
 from pollhub.polling.endpoints import router as polling_router
 from pollhub.settings import Settings, get_settings
 from pollhub.tenancy.throttle import FailedAuthThrottle
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
             if worker is not None:
                 await worker
             await catch_ups
+            await close_token_transports()
             await engine.dispose()
 
     app = FastAPI(

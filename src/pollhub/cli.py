@@ -20,6 +20,7 @@ from pollhub.db.migrate import upgrade_to_head
 from pollhub.errors import PollhubError
 from pollhub.logs import configure_logging
 from pollhub.metrics import serve_metrics
+from pollhub.oauth.client import close_token_transports
 from pollhub.settings import generate_secret_key, get_settings
 from pollhub.tenancy import service as tenancy
 from pollhub.worker import run_until_signalled, run_worker
@@ -72,6 +73,7 @@ def worker(
             async with serve_metrics(sessionmaker, metrics_host, metrics_port):
                 await run_worker(sessionmaker, stop)
         finally:
+            await close_token_transports()
             await engine.dispose()
 
     configure_logging()

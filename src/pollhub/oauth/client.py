@@ -134,6 +134,13 @@ def _shared_transport() -> httpx.AsyncBaseTransport:
     return transports[allow]
 
 
+async def close_token_transports() -> None:
+    """Close this event loop's shared token transports and their connections (at
+    shutdown: an aiohttp session left open warns when it is collected)."""
+    for transport in _transports.pop(asyncio.get_running_loop(), {}).values():
+        await transport.aclose()
+
+
 _transports: weakref.WeakKeyDictionary[
     asyncio.AbstractEventLoop, dict[bool, httpx.AsyncBaseTransport]
 ] = weakref.WeakKeyDictionary()
