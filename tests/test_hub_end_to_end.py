@@ -291,6 +291,28 @@ async def test_a_gmail_where_clause_is_gmails_search_for_the_poller_and_the_hub(
     assert mail["appliedToFetchedObjects"] == "threadId != 'none'"
 
 
+async def test_a_hub_get_of_gmail_messages_refuses_a_condition_they_cannot_answer(
+    http: httpx.AsyncClient, tenant: Tenant, receiver: tuple[Receiver, str]
+) -> None:
+    """Listed messages are id and threadId: ``subject like`` (not Gmail-searchable) would
+    match nothing, so the hub GET is a 400 naming it rather than an empty list."""
+    _, callback_url = receiver
+    await http.post("/sandbox/control/googlesuite/messages", json={"subject": "Invoice 7"})
+    instance = await create(http, tenant, body("googlesuite", callback_url, None))
+    headers = {"Authorization": f"{tenant.headers['Authorization']}, Element {instance['token']}"}
+    hub = f"{API}/hubs/general/messages"
+
+    refused = await http.get(hub, params={"where": "subject like 'Inv%'"}, headers=headers)
+    searched = await http.get(hub, params={"where": "subject = 'Invoice'"}, headers=headers)
+
+    assert refused.status_code == 400, refused.text
+    message = refused.json()["message"]
+    assert message.startswith("'where': \"subject like 'Inv%'\" cannot be sent")
+    assert "carry only id, threadId" in message
+    assert searched.status_code == 200, searched.text
+    assert len(searched.json()) == 1
+
+
 async def test_a_hub_get_over_every_calendar_pages_and_lists_each_event_once(
     http: httpx.AsyncClient, tenant: Tenant, receiver: tuple[Receiver, str]
 ) -> None:

@@ -214,6 +214,15 @@ def _with_configuration(seed: dict[str, Any], **changes: Any) -> dict[str, Any]:
             ["event.poller.configuration", "lastPoll"],
         ),
         (
+            _with_configuration(
+                seeds.GOOGLESUITE,
+                event__poller__configuration={
+                    "mail": {"url": "/hubs/general/messages?where=subject like 'Inv%'"}
+                },
+            ),
+            ["event.poller.configuration.mail.url", "subject like 'Inv%'", "id, threadId"],
+        ),
+        (
             _with_configuration(seeds.MICROSOFTGRAPH, event__poller__configuration={}),
             ["event.poller.configuration"],
         ),
@@ -437,6 +446,36 @@ async def test_patch_changes_name_tags_and_part_of_the_configuration(
         created["configuration"]["event.poller.configuration"]
     )
     assert len(providers.calls) == 1, "no re-authentication without a new code"
+
+
+async def test_a_gmail_where_the_listed_messages_cannot_answer_is_refused_on_every_change(
+    client: httpx.AsyncClient, tenant: Tenant, providers: respx.MockRouter
+) -> None:
+    """Gmail lists messages as id and threadId: ``subject like`` cannot go into its search
+    q, and applied to the listed messages it would match none, so PATCH and PUT refuse it
+    and keep the configuration; a subject sent as q is accepted."""
+    sent = {"mail": {"url": "/hubs/general/messages?where=subject = 'Invoice'", "idField": "id"}}
+    body = _with_configuration(seeds.GOOGLESUITE, event__poller__configuration=sent)
+    created = (await create(client, tenant, body)).json()
+    assert created["configuration"]["event.poller.configuration"] == sent
+    url = f"{API}/instances/{created['id']}"
+    trap = {"mail": {"url": "/hubs/general/messages?where=subject like 'Inv%'"}}
+
+    patched = await client.patch(
+        url,
+        headers=tenant.headers,
+        json={"configuration": {"event.poller.configuration": trap}},
+    )
+    replaced = await client.put(
+        url,
+        headers=tenant.headers,
+        json=_with_configuration(seeds.GOOGLESUITE, event__poller__configuration=trap),
+    )
+
+    for refused in (patched, replaced):
+        assert_error(refused, 400, "event.poller.configuration.mail.url", "subject like 'Inv%'")
+    kept = await client.get(url, headers=tenant.headers)
+    assert kept.json()["configuration"]["event.poller.configuration"] == sent
 
 
 async def test_patch_keeps_a_masked_secret_and_replaces_a_new_one(

@@ -133,6 +133,7 @@ async def test_the_api_publishes_the_definition_schema(
             {"path": "/t", "pagination": {"type": "page", "param": "p", "more": "has_more"}},
             "'path' and 'more' are for pagination type 'cursor'",
         ),
+        ({"path": "/t", "listedFields": ["threadId"]}, "'listedFields' must hold the id field"),
     ],
 )
 def test_a_post_resource_is_checked_when_defined(resource: dict[str, Any], problem: str) -> None:

@@ -10,7 +10,12 @@ import pytest
 from pollhub.elements import get_element, where
 from pollhub.elements.hub import HubPathError, plan_call
 from pollhub.polling.config import PollerResource
-from pollhub.polling.plan import describe_resource, plan_resource, skipped_parents
+from pollhub.polling.plan import (
+    check_resource,
+    describe_resource,
+    plan_resource,
+    skipped_parents,
+)
 from tests import seeds
 
 WHEN = "'2026-01-01T00:00:00Z'"
@@ -154,3 +159,47 @@ def test_the_poller_status_shows_the_gmail_search_a_poll_sends() -> None:
     since = datetime(2026, 1, 1, tzinfo=UTC)
     polled = plan_resource(element, PollerResource(url=url), since, since)
     assert polled.translation.params == {"q": "subject:Invoice after:1767225600"}
+
+
+@pytest.mark.parametrize(
+    ("clause", "refused"),
+    [
+        ("subject like 'Inv%'", "\"subject like 'Inv%'\""),
+        ("subject = 'Invoice' or from = 'ann'", "\"subject = 'Invoice'\" and \"from = 'ann'\""),
+        ("subject = 'say \"hi\"' and threadId != 't1'", '"subject = \'say "hi"\'"'),
+        ("snippet like '%due%'", "\"snippet like '%due%'\""),
+    ],
+)
+def test_a_gmail_condition_on_a_field_messages_are_not_listed_with_is_refused(
+    clause: str, refused: str
+) -> None:
+    """Gmail lists messages as id and threadId: a condition on another field that cannot
+    go into q would match no message (or every one), so it is refused, naming it."""
+    element = get_element("googlesuite")
+    assert element is not None
+    resource = PollerResource(url=f"/hubs/general/messages?where={clause}")
+    with pytest.raises(ValueError) as refusal:
+        check_resource(element, resource)
+    assert refusal.value.args[0].startswith(f"{refused} cannot be sent to the provider")
+    assert "carry only id, threadId" in str(refusal.value)
+
+
+@pytest.mark.parametrize(
+    ("element", "url"),
+    [
+        # Sent as q, or applied to a field the listed messages carry.
+        (
+            "googlesuite",
+            "/hubs/general/messages?where=subject = 'Invoice' and "
+            "lastUpdated > '${gmtDate:yyyy-MM-dd'T'HH:mm:ss'Z'}' and threadId like 't%'",
+        ),
+        # A change feed's and other resources' objects are whole: applied after fetching.
+        ("googlesuite", "/hubs/general/changed-messages?where=subject like 'Inv%'"),
+        ("googlesuite", "/hubs/general/contacts?where=names.0.displayName like 'A%'"),
+        ("docushareflex", "/hubs/documents/documents?where=title = 'a' or title = 'b'"),
+    ],
+)
+def test_conditions_the_listed_objects_can_answer_are_accepted(element: str, url: str) -> None:
+    found = get_element(element)
+    assert found is not None
+    check_resource(found, PollerResource(url=url))

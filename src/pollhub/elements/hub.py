@@ -50,16 +50,49 @@ class HubCall:
         """Placeholders to fill from the parent resource's objects."""
         return unfilled(self.match.values)
 
+    def applied_after_fetching(self) -> where.Expression | None:
+        """The part of the where clause applied to fetched objects: all of it for a change
+        feed, which takes no filter; else what could not be sent to the provider."""
+        return self.expression if self.definition.changeFeed else self.translation.residual
+
+    def check_applied_fields(self) -> None:
+        """Raise :class:`~pollhub.elements.where.WhereError` naming every condition applied
+        after fetching to a field the listed objects do not carry (``listedFields``): it
+        would match none of them (or, with ``!=``, all) and the user would never know."""
+        after = self.applied_after_fetching()
+        missing = [
+            condition
+            for condition in (where.conditions(after) if after else [])
+            if not self.definition.carries(condition.field)
+        ]
+        if not missing:
+            return
+        listed = self.element.hub_prefix() + self.match.key
+        carried = ", ".join(self.definition.listedFields or [])
+        sent = self.definition.native_filters()
+        hints = "".join(
+            f"; '{field}' is sent to it only with {', '.join(sent[field])}, and-ed, and a "
+            "value it can take"
+            for field in dict.fromkeys(condition.field for condition in missing)
+            if field in sent
+        )
+        named = " and ".join(f'"{where.render(condition)}"' for condition in missing)
+        raise where.WhereError(
+            f"{named} cannot be sent to the provider, and the objects {listed} lists carry "
+            f"only {carried}, so it cannot be applied after fetching either"
+            f"{hints}"
+        )
+
     def describe(self) -> dict[str, Any]:
         """What is sent to the provider and what is applied to fetched objects."""
+        feed = self.definition.changeFeed is not None
+        after = self.applied_after_fetching()
         return {
             "resource": self.match.key,
             "where": where.render(self.expression) if self.expression else None,
-            "sentToProvider": [where.render(c) for c in self.translation.sent],
-            "providerParameters": self.translation.params,
-            "appliedToFetchedObjects": where.render(self.translation.residual)
-            if self.translation.residual
-            else None,
+            "sentToProvider": [] if feed else [where.render(c) for c in self.translation.sent],
+            "providerParameters": {} if feed else self.translation.params,
+            "appliedToFetchedObjects": where.render(after) if after else None,
             "fanOut": self.fan_out(),
         }
 

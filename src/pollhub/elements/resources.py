@@ -150,6 +150,12 @@ class ResourceDefinition(_Model):
     deletedWhen: str | None = None
     changeFeed: str | None = None
     parent: Parent | None = None
+    listedFields: builtins.list[str] | None = Field(
+        default=None,
+        description="the fields a listed object carries, when the list answers with less than "
+        "the whole object (Gmail's messages: id and threadId); a where condition on any other "
+        "field that cannot be sent to the provider is refused",
+    )
     description: str = ""
 
     @field_validator("path")
@@ -165,6 +171,8 @@ class ResourceDefinition(_Model):
             raise ValueError("'body' and 'objectBody' are sent only with method 'POST'")
         if self.method == "POST" and self.pagination.type in ("nextLink", "linkHeader"):
             raise ValueError(f"pagination '{self.pagination.type}' is for GET resources")
+        if self.listedFields is not None and not self.carries(self.idField):
+            raise ValueError(f"'listedFields' must hold the id field '{self.idField}'")
         return self
 
     @field_validator("deletedWhen")
@@ -195,6 +203,15 @@ class ResourceDefinition(_Model):
         if self.changeFeed:
             return {}
         return {field: sorted(ops) for field, ops in sorted(self.filters.items())}
+
+    def carries(self, field: str) -> bool:
+        """Whether a listed object carries ``field`` (a dotted path): every field does
+        unless ``listedFields`` says which."""
+        if self.listedFields is None:
+            return True
+        return any(
+            field == listed or field.startswith(f"{listed}.") for listed in self.listedFields
+        )
 
     def deletes_seen(self) -> DeletesSeen:
         """How deletes of this resource's objects are seen (see :data:`DeletesSeen`)."""

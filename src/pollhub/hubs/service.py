@@ -77,6 +77,7 @@ async def read_list(
     element = _element(instance, hub)
     try:
         call = plan_call(element, path, where_clause)
+        call.check_applied_fields()
     except HubPathError as exc:
         raise NotFound(str(exc)) from None
     except where.WhereError as exc:

@@ -28,6 +28,7 @@ def check_resource(element: Element, resource: PollerResource) -> None:
     """Raise ValueError saying why ``element`` cannot poll ``resource``."""
     try:
         call = plan_resource(element, resource, _SAMPLE, _SAMPLE)
+        call.check_applied_fields()
     except (HubPathError, where.WhereError) as exc:
         raise ValueError(str(exc)) from None
     fan_out = call.fan_out()
@@ -72,17 +73,11 @@ def describe_resource(
         call = plan_call(element, resource.path(), template)
     except (HubPathError, where.WhereError) as exc:
         return {"url": resource.url, "problem": str(exc)}
-    described = call.describe()
-    feed = call.definition.changeFeed
-    if feed and call.expression is not None:
-        # A change feed takes no filter: the whole clause applies to what it returns.
-        described["sentToProvider"], described["providerParameters"] = [], {}
-        described["appliedToFetchedObjects"] = where.render(call.expression)
     return {
         "url": resource.url,
-        "changeFeed": feed,
+        "changeFeed": call.definition.changeFeed,
         "skips": sorted(skipped_parents(element, resources, name)),
-        **described,
+        **call.describe(),
         "pagination": call.definition.pagination.type,
         "deletes": call.definition.deletes_seen(),
     }
