@@ -48,7 +48,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -89,6 +89,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "run there, then drop it",
     )
     parser.add_argument("--bare-requests", type=int, default=6000, help="GETs per bare loop")
+    parser.add_argument(
+        "--warm-up",
+        action="store_true",
+        help="one worker: poll every instance once first, then make all due again and "
+        "measure only that (steady-state capacity; use with --due now)",
+    )
     parser.add_argument(
         "--logs",
         action=argparse.BooleanOptionalAction,
@@ -367,9 +373,11 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def install_recorder(out: IO[str]) -> None:
+def install_recorder(out: IO[str]) -> Counter[str]:
     """Wrap the poll function each PollWorker task calls, to record every poll as a line in
-    ``out`` — a file, not a list, so the records do not grow the RSS being measured."""
+    ``out`` — a file, not a list, so the records do not grow the RSS being measured.
+    Returns a running count of the polls recorded (``["polls"]``)."""
+    recorded_polls: Counter[str] = Counter()
     import pollhub.worker as worker_module
     from pollhub.polling.schedule import Claim
 
@@ -388,8 +396,10 @@ def install_recorder(out: IO[str]) -> None:
         finally:
             due = claim.due_at.timestamp()
             out.write(f"{claim.state_id}\t{due}\t{start}\t{time.time()}\t{result}\n")
+            recorded_polls["polls"] += 1
 
     worker_module.poll_resource = recorded
+    return recorded_polls
 
 
 def read_records(path: Path) -> list[tuple[int, float, float, float, str]]:
@@ -416,25 +426,45 @@ def configure_logs(path: str | None) -> None:
 
 
 async def run_poll_worker(
-    database_url: str, index: int, start_at: float, seconds: float, concurrency: int
+    database_url: str,
+    index: int,
+    start_at: float,
+    seconds: float,
+    concurrency: int,
+    warm_up_polls: int = 0,
 ) -> WorkerReport:
     """One PollWorker, ticking on its own APScheduler loop from ``start_at`` for
-    ``seconds``; then ``stop`` (it lets polls in flight finish)."""
+    ``seconds``; then ``stop`` (it lets polls in flight finish).
+
+    With ``warm_up_polls``, the worker first makes that many polls (each instance's first:
+    its configuration parsed, its secrets decrypted, its target built), then every resource is
+    made due again and only what follows is measured: the steady state's capacity.
+    """
+    from sqlalchemy import update
+
+    from pollhub.clock import clock
     from pollhub.db.engine import create_engine, create_sessionmaker
+    from pollhub.db.models import PollState
     from pollhub.worker import PollWorker
 
     report = WorkerReport(index=index)
     records = Path(tempfile.mkstemp(prefix="pollhub-bench-polls-")[1])
     out = records.open("w")  # noqa: ASYNC230 - before the run; buffered writes after
-    install_recorder(out)
+    recorded = install_recorder(out)
     engine = create_engine(database_url)
-    worker = PollWorker(
-        create_sessionmaker(engine), worker_id=f"bench-{index}", concurrency=concurrency
-    )
+    sessionmaker = create_sessionmaker(engine)
+    worker = PollWorker(sessionmaker, worker_id=f"bench-{index}", concurrency=concurrency)
     report.rss_before_mb = peak_rss_mb()
     await asyncio.sleep(max(0.0, start_at - time.time()))
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))
+    measured_from = 0.0
+    if warm_up_polls:
+        while recorded["polls"] < warm_up_polls:  # noqa: ASYNC110 - a counter, no event
+            await asyncio.sleep(0.05)
+        async with sessionmaker() as session, session.begin():
+            await session.execute(update(PollState).values(next_poll_at=clock.now()))
+        measured_from = time.time()
     report.rss_samples_mb.append(current_rss_mb())
     ends = time.monotonic() + seconds
     while (left := ends - time.monotonic()) > 0:
@@ -445,7 +475,7 @@ async def run_poll_worker(
     await engine.dispose()
     report.peak_rss_mb = peak_rss_mb()
     out.close()
-    report.polls = read_records(records)
+    report.polls = [poll for poll in read_records(records) if poll[2] >= measured_from]
     records.unlink()  # noqa: ASYNC240 - after the run
     return report
 
@@ -638,6 +668,8 @@ def main() -> None:
     """Set everything up, run the worker(s) and the bare loops, print the table."""
     args = parse_args()
     os.environ.setdefault("POLLHUB_SECRET_KEY", SECRET_KEY)
+    if args.warm_up and args.workers > 1:
+        raise SystemExit("--warm-up runs one worker (--workers 1)")
     if args.child_output:
         child_main(args)
         return
@@ -670,9 +702,12 @@ def main() -> None:
                 reports = run_worker_processes(args, database_url, start_at, scratch)
             else:
                 configure_logs(str(scratch / "worker.log") if args.logs else None)
+                warm_up = args.instances if args.warm_up else 0
                 reports = [
                     asyncio.run(
-                        run_poll_worker(database_url, 0, start_at, args.seconds, args.concurrency)
+                        run_poll_worker(
+                            database_url, 0, start_at, args.seconds, args.concurrency, warm_up
+                        )
                     )
                 ]
             figures = summarize(reports, args.interval_minutes * 60)
