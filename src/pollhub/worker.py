@@ -41,7 +41,8 @@ from pollhub.webhooks import inbox, receipts, subscriptions
 
 log = logging.getLogger(__name__)
 
-PROVIDER_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+PROVIDER_TIMEOUT_SECONDS = 30.0
+PROVIDER_TIMEOUT = httpx.Timeout(PROVIDER_TIMEOUT_SECONDS, connect=10.0)
 PRUNE_EVERY = timedelta(hours=1)
 # How soon an instance deleted with ?drain=true goes once its last callback is delivered.
 DRAINED_CHECK_SECONDS = 2.0
@@ -155,7 +156,7 @@ class PollWorker:
         within seconds if the process dies instead)."""
         # httpx's API on aiohttp's transport: several times the requests per second of
         # httpx's own pool on this hot path (reference/http-client-bench).
-        async with fast_provider_client(timeout=PROVIDER_TIMEOUT) as http:
+        async with fast_provider_client(timeout=PROVIDER_TIMEOUT_SECONDS) as http:
             self._context = PollContext(
                 self._sessionmaker, TokenKeeper(self._sessionmaker), http, self.worker_id
             )

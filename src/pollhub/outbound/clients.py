@@ -2,7 +2,7 @@
 
 :func:`provider_client` is what every provider call uses (token exchange and refresh
 through authlib, subscriptions, object fetches); :func:`fast_provider_client` is the same
-on aiohttp's transport for the polling hot path. Both refuse a forbidden address at the
+on a bare aiohttp session for the polling hot path. Both refuse a forbidden address at the
 socket, follow no proxy from the environment (the check is on the address actually
 connected to), and — as they are the only way out — cover the links providers return
 (``@odata.nextLink``, ``next``) too.
@@ -123,6 +123,36 @@ def fast_provider_transport(*, allow_private: bool | None = None) -> httpx.Async
     return AiohttpTransport(client=session)
 
 
-def fast_provider_client(**options: Any) -> httpx.AsyncClient:
-    """:func:`provider_client` on aiohttp's transport (:func:`fast_provider_transport`)."""
-    return httpx.AsyncClient(transport=fast_provider_transport(), trust_env=False, **options)
+class FastProviderClient:
+    """Provider requests on a bare aiohttp session, for the polling hot path: httpx's own
+    request layer (URL parsing, ``Request`` building, cookies, auth flow) cost half of a
+    poll's CPU even on aiohttp's transport (``bench/``); the address policy is the same
+    (:func:`guarded_connector`). :class:`pollhub.elements.http.ProviderApi` takes it in
+    place of an ``httpx.AsyncClient``. Use as ``async with FastProviderClient(...)``.
+    """
+
+    def __init__(self, *, timeout: float = 30.0, connect_timeout: float = 10.0) -> None:
+        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The open session (inside ``async with``)."""
+        assert self._session is not None, "use FastProviderClient in `async with`"
+        return self._session
+
+    async def __aenter__(self) -> FastProviderClient:
+        self._session = aiohttp.ClientSession(
+            connector=guarded_connector(), timeout=self._timeout, trust_env=False
+        )
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def fast_provider_client(*, timeout: float = 30.0) -> FastProviderClient:
+    """A :class:`FastProviderClient` (``timeout`` in seconds, for the whole request)."""
+    return FastProviderClient(timeout=timeout)

@@ -45,6 +45,7 @@ from pollhub.elements.http import (
 from pollhub.elements.reading import CursorExpired, ReadResult
 from pollhub.oauth.credentials import instance_credentials
 from pollhub.oauth.tokens import InstanceInvalid, TokenKeeper, fresh_token
+from pollhub.outbound.clients import FastProviderClient
 from pollhub.polling import metrics, schedule
 from pollhub.polling.changes import classify_change, object_dates, object_id
 from pollhub.polling.config import PollerResource, refresh_seconds
@@ -64,7 +65,7 @@ class PollContext:
 
     sessionmaker: async_sessionmaker[AsyncSession]
     tokens: TokenKeeper
-    http: httpx.AsyncClient
+    http: httpx.AsyncClient | FastProviderClient
     worker_id: str
     closer: schedule.Closer = field(init=False)
     pacer: Pacer = field(default_factory=Pacer)
