@@ -154,8 +154,7 @@ class PollWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Tick until ``stop`` is set, then let running polls finish (their leases expire
         within seconds if the process dies instead)."""
-        # httpx's API on aiohttp's transport: several times the requests per second of
-        # httpx's own pool on this hot path (reference/http-client-bench).
+        # A bare aiohttp session: httpx's request layer was half a poll's CPU (bench/).
         async with fast_provider_client(timeout=PROVIDER_TIMEOUT_SECONDS) as http:
             self._context = PollContext(
                 self._sessionmaker, TokenKeeper(self._sessionmaker), http, self.worker_id

@@ -116,11 +116,18 @@ def fast_provider_transport(*, allow_private: bool | None = None) -> httpx.Async
     """:func:`provider_transport` on aiohttp: several times the requests per second of
     httpx's own pool (``bench/``), for the hot paths — polling and token exchanges."""
 
-    def session() -> aiohttp.ClientSession:
-        connector = guarded_connector(allow_private=allow_private)
-        return aiohttp.ClientSession(connector=connector, trust_env=False)
+    return AiohttpTransport(client=lambda: guarded_session(allow_private=allow_private))
 
-    return AiohttpTransport(client=session)
+
+def guarded_session(
+    *, allow_private: bool | None = None, timeout: aiohttp.ClientTimeout | None = None
+) -> aiohttp.ClientSession:
+    """An aiohttp session that obeys the address policy and follows no proxy from the
+    environment (``allow_private`` defaults to the setting)."""
+    connector = guarded_connector(allow_private=allow_private)
+    if timeout is None:  # aiohttp's own default
+        return aiohttp.ClientSession(connector=connector, trust_env=False)
+    return aiohttp.ClientSession(connector=connector, timeout=timeout, trust_env=False)
 
 
 class FastProviderClient:
@@ -142,9 +149,7 @@ class FastProviderClient:
         return self._session
 
     async def __aenter__(self) -> FastProviderClient:
-        self._session = aiohttp.ClientSession(
-            connector=guarded_connector(), timeout=self._timeout, trust_env=False
-        )
+        self._session = guarded_session(timeout=self._timeout)
         return self
 
     async def __aexit__(self, *_: object) -> None:
