@@ -123,7 +123,7 @@ def test_serve_migrates_and_answers_health_and_docs(tmp_path: Path) -> None:
     )
     try:
         health = _wait_for(f"http://127.0.0.1:{port}/health")
-        docs = httpx.get(f"http://127.0.0.1:{port}/docs")
+        docs = httpx.get(f"http://127.0.0.1:{port}/docs", timeout=30)
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=20)

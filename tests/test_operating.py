@@ -84,7 +84,7 @@ def test_the_sandbox_listens_on_the_network_when_asked_explicitly(tmp_path: Path
     )
     try:
         _wait_for_health(port)
-        sandbox = httpx.get(f"http://127.0.0.1:{port}/sandbox/control/notifications")
+        sandbox = httpx.get(f"http://127.0.0.1:{port}/sandbox/control/notifications", timeout=30)
     finally:
         api.send_signal(signal.SIGINT)
         _, stderr = api.communicate(timeout=20)

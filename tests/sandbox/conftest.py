@@ -178,7 +178,7 @@ def microsoft_tokens(sandbox: Sandbox, scope: str = "Files.Read offline_access")
     """Tokens from Microsoft's token endpoint for any code."""
     form = {**CLIENT, "grant_type": "authorization_code", "code": "any", "scope": scope}
     form["redirect_uri"] = "http://localhost/callback"
-    response = httpx.post(f"{sandbox.url}/{MICROSOFT_TOKEN}", data=form)
+    response = httpx.post(f"{sandbox.url}/{MICROSOFT_TOKEN}", data=form, timeout=30)
     response.raise_for_status()
     tokens: dict[str, Any] = response.json()
     return tokens
@@ -188,7 +188,7 @@ def google_tokens(sandbox: Sandbox) -> dict[str, Any]:
     """Tokens from Google's token endpoint for any code."""
     form = {**CLIENT, "grant_type": "authorization_code", "code": "any"}
     form["redirect_uri"] = "http://localhost/callback"
-    response = httpx.post(f"{sandbox.url}/{GOOGLE_TOKEN}", data=form)
+    response = httpx.post(f"{sandbox.url}/{GOOGLE_TOKEN}", data=form, timeout=30)
     response.raise_for_status()
     tokens: dict[str, Any] = response.json()
     return tokens
@@ -197,7 +197,7 @@ def google_tokens(sandbox: Sandbox) -> dict[str, Any]:
 def docushare_tokens(sandbox: Sandbox, domain: str = "demo.docushareflex.com") -> dict[str, Any]:
     """Tokens from a DocuShare Flex site's token endpoint for any code."""
     form = {**CLIENT, "grant_type": "authorization_code", "code": "any"}
-    response = httpx.post(f"{sandbox.url}/{domain}/oauth2/token", data=form)
+    response = httpx.post(f"{sandbox.url}/{domain}/oauth2/token", data=form, timeout=30)
     response.raise_for_status()
     tokens: dict[str, Any] = response.json()
     return tokens

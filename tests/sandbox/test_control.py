@@ -77,7 +77,9 @@ def test_reset_forgets_data_and_tokens(sandbox: Sandbox) -> None:
     assert [i["name"] for i in sandbox.control("GET", "onedrivev2/files").json()["items"]] == [
         "root"
     ]
-    drive = httpx.get(f"{sandbox.url}/graph.microsoft.com/v1.0/me/drive", headers=headers)
+    drive = httpx.get(
+        f"{sandbox.url}/graph.microsoft.com/v1.0/me/drive", headers=headers, timeout=30
+    )
     assert drive.status_code == 401
 
 
@@ -94,16 +96,18 @@ def mounted() -> Iterator[str]:
 def test_links_point_at_the_mount_point(mounted: str) -> None:
     form = {"client_id": "c", "grant_type": "authorization_code", "code": "any"}
     token_url = f"{mounted}/sandbox/login.microsoftonline.com/common/oauth2/v2.0/token"
-    tokens = httpx.post(token_url, data=form).json()
+    tokens = httpx.post(token_url, data=form, timeout=30).json()
 
     page = httpx.get(
-        f"{mounted}/sandbox/graph.microsoft.com/v1.0/me/drive/root/delta", headers=bearer(tokens)
+        f"{mounted}/sandbox/graph.microsoft.com/v1.0/me/drive/root/delta",
+        headers=bearer(tokens),
+        timeout=30,
     ).json()
 
     assert page["@odata.deltaLink"].startswith(
         f"{mounted}/sandbox/graph.microsoft.com/v1.0/me/drive/root/delta(token='"
     )
-    follow = httpx.get(page["@odata.deltaLink"], headers=bearer(tokens))
+    follow = httpx.get(page["@odata.deltaLink"], headers=bearer(tokens), timeout=30)
     assert follow.status_code == 200
 
 
@@ -111,7 +115,9 @@ def test_malformed_query_parameters_get_provider_errors(sandbox: Sandbox) -> Non
     headers = bearer(microsoft_tokens(sandbox))
 
     response = httpx.get(
-        f"{sandbox.url}/graph.microsoft.com/v1.0/me/drive/root/delta?$top=lots", headers=headers
+        f"{sandbox.url}/graph.microsoft.com/v1.0/me/drive/root/delta?$top=lots",
+        headers=headers,
+        timeout=30,
     )
 
     assert response.status_code == 400

@@ -30,6 +30,7 @@ def _objects(sandbox: Sandbox, headers: dict[str, str], **params: Any) -> dict[s
         f"{sandbox.url}/{SITE}/api/v1/objects",
         params={"type": "Document", **params},
         headers=headers,
+        timeout=30,
     )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
@@ -59,7 +60,7 @@ def test_pages_link_to_the_next_page_by_absolute_url(sandbox: Sandbox) -> None:
     handles = [i["handle"] for i in first["items"]]
     url = first["next"]
     while url:
-        page = httpx.get(url, headers=headers).json()
+        page = httpx.get(url, headers=headers, timeout=30).json()
         handles.extend(i["handle"] for i in page["items"])
         url = page["next"]
 
@@ -106,9 +107,9 @@ def test_single_object_and_404_once_deleted(sandbox: Sandbox) -> None:
     doc = _document(sandbox, title="contract.docx")
     url = f"{sandbox.url}/{SITE}/api/v1/objects/{doc['id']}"
 
-    found = httpx.get(url, headers=headers)
+    found = httpx.get(url, headers=headers, timeout=30)
     sandbox.control("DELETE", f"docushareflex/documents/{doc['id']}")
-    gone = httpx.get(url, headers=headers)
+    gone = httpx.get(url, headers=headers, timeout=30)
 
     assert found.json()["title"] == "contract.docx"
     assert gone.status_code == 404
@@ -121,9 +122,9 @@ def test_each_site_keeps_its_own_documents_and_tokens(sandbox: Sandbox) -> None:
     demo_headers = bearer(docushare_tokens(sandbox))
 
     demo = httpx.get(
-        f"{sandbox.url}/demo.docushareflex.com/api/v1/objects", headers=demo_headers
+        f"{sandbox.url}/demo.docushareflex.com/api/v1/objects", headers=demo_headers, timeout=30
     ).json()
-    cross = httpx.get(f"{sandbox.url}/{SITE}/api/v1/objects", headers=demo_headers)
+    cross = httpx.get(f"{sandbox.url}/{SITE}/api/v1/objects", headers=demo_headers, timeout=30)
 
     assert [i["title"] for i in demo["items"]] == ["demo doc"]
     assert cross.status_code == 401
@@ -134,6 +135,7 @@ def test_bad_modified_after_is_a_400(sandbox: Sandbox) -> None:
         f"{sandbox.url}/{SITE}/api/v1/objects",
         params={"modifiedAfter": "yesterday"},
         headers=bearer(docushare_tokens(sandbox, SITE)),
+        timeout=30,
     )
 
     assert response.status_code == 400

@@ -34,7 +34,7 @@ def dropbox_tokens(sandbox: Sandbox) -> dict[str, Any]:
     code = _authorization_code(sandbox)
     form = {**CLIENT, "grant_type": "authorization_code", "code": code}
     form["redirect_uri"] = "http://localhost/callback"
-    response = httpx.post(f"{sandbox.url}/api.dropboxapi.com/oauth2/token", data=form)
+    response = httpx.post(f"{sandbox.url}/api.dropboxapi.com/oauth2/token", data=form, timeout=30)
     assert response.status_code == 200
     tokens: dict[str, Any] = response.json()
     return tokens
@@ -64,6 +64,7 @@ def _authorization_code(sandbox: Sandbox) -> str:
             "token_access_type": "offline",
             "state": "s1",
         },
+        timeout=30,
     )
     assert response.status_code == 302
     location = httpx.URL(response.headers["location"])
@@ -174,6 +175,7 @@ def test_an_unknown_access_token_is_refused_as_dropbox_does(sandbox: Sandbox) ->
         f"{sandbox.url}/api.dropboxapi.com/2/files/list_folder",
         json={"path": ""},
         headers={"Authorization": "Bearer sl.not-a-token"},
+        timeout=30,
     )
 
     assert response.status_code == 401
@@ -187,6 +189,7 @@ def test_a_malformed_call_is_a_plain_text_400(sandbox: Sandbox) -> None:
         f"{sandbox.url}/api.dropboxapi.com/2/files/list_folder",
         content=b"{not json",
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        timeout=30,
     )
 
     assert response.status_code == 400

@@ -24,12 +24,14 @@ def _arm(sandbox: Sandbox, **fault: object) -> None:
 
 
 def _drive(sandbox: Sandbox, headers: dict[str, str]) -> httpx.Response:
-    return httpx.get(f"{sandbox.url}/graph.microsoft.com/v1.0/me/drive", headers=headers)
+    return httpx.get(
+        f"{sandbox.url}/graph.microsoft.com/v1.0/me/drive", headers=headers, timeout=30
+    )
 
 
 def _calendars(sandbox: Sandbox, headers: dict[str, str]) -> httpx.Response:
     url = f"{sandbox.url}/www.googleapis.com/calendar/v3/users/me/calendarList"
-    return httpx.get(url, headers=headers)
+    return httpx.get(url, headers=headers, timeout=30)
 
 
 def test_graph_429_carries_retry_after_and_too_many_requests(sandbox: Sandbox) -> None:
@@ -62,7 +64,7 @@ def test_500_fails_the_given_number_of_calls_then_stops(sandbox: Sandbox) -> Non
     _arm(sandbox, provider="docushare", kind="500", count=2)
     url = f"{sandbox.url}/demo.docushareflex.com/api/v1/objects"
 
-    statuses = [httpx.get(url, headers=headers).status_code for _ in range(3)]
+    statuses = [httpx.get(url, headers=headers, timeout=30).status_code for _ in range(3)]
 
     assert statuses == [500, 500, 200]
     assert sandbox.control("GET", "faults").json() == {"faults": []}
@@ -100,9 +102,9 @@ def test_token_endpoint_faults_use_the_login_error_shape(sandbox: Sandbox) -> No
     _arm(sandbox, provider="microsoft-login", kind="429", retryAfter=2)
     form = {**CLIENT, "grant_type": "authorization_code", "code": "any"}
 
-    expired = httpx.post(f"{sandbox.url}/{MICROSOFT_TOKEN}", data=form)
-    throttled = httpx.post(f"{sandbox.url}/{MICROSOFT_TOKEN}", data=form)
-    fine = httpx.post(f"{sandbox.url}/{MICROSOFT_TOKEN}", data=form)
+    expired = httpx.post(f"{sandbox.url}/{MICROSOFT_TOKEN}", data=form, timeout=30)
+    throttled = httpx.post(f"{sandbox.url}/{MICROSOFT_TOKEN}", data=form, timeout=30)
+    fine = httpx.post(f"{sandbox.url}/{MICROSOFT_TOKEN}", data=form, timeout=30)
 
     assert (expired.status_code, expired.json()["error"]) == (400, "invalid_grant")
     assert throttled.status_code == 429 and throttled.headers["retry-after"] == "2"

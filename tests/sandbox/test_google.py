@@ -238,6 +238,7 @@ def test_expired_people_sync_token_is_400_failed_precondition(
         f"{sandbox.url}/people.googleapis.com/v1/contactGroups",
         params={"syncToken": token},
         headers=bearer(google_tokens(sandbox)),
+        timeout=30,
     )
 
     assert response.status_code == 400
@@ -340,6 +341,7 @@ def test_gmail_deleted_message_is_404(sandbox: Sandbox) -> None:
     response = httpx.get(
         f"{sandbox.url}/gmail.googleapis.com/gmail/v1/users/me/messages/{message['id']}",
         headers=bearer(google_tokens(sandbox)),
+        timeout=30,
     )
 
     assert response.status_code == 404

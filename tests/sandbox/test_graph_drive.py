@@ -46,7 +46,7 @@ def _read_all(url: str, headers: dict[str, str]) -> tuple[list[dict[str, Any]], 
     items: list[dict[str, Any]] = []
     pages = 0
     while True:
-        page = httpx.get(url, headers=headers).json()
+        page = httpx.get(url, headers=headers, timeout=30).json()
         pages += 1
         items.extend(page["value"])
         if "@odata.deltaLink" in page:
@@ -64,7 +64,7 @@ def test_first_delta_enumerates_root_and_files_with_documented_fields(
 ) -> None:
     report = _create_file(sandbox, name="report.docx", size=1234, mimeType="application/msword")
 
-    page = httpx.get(f"{_graph(sandbox)}/me/drive/root/delta", headers=headers).json()
+    page = httpx.get(f"{_graph(sandbox)}/me/drive/root/delta", headers=headers, timeout=30).json()
 
     by_name = {item["name"]: item for item in page["value"]}
     assert set(by_name) == {"root", "report.docx"}
@@ -131,7 +131,10 @@ def test_token_query_parameter_form_is_accepted(sandbox: Sandbox, headers: dict[
     _create_file(sandbox, name="later.txt")
 
     page = httpx.get(
-        f"{_graph(sandbox)}/me/drive/root/delta", params={"token": token}, headers=headers
+        f"{_graph(sandbox)}/me/drive/root/delta",
+        params={"token": token},
+        headers=headers,
+        timeout=30,
     ).json()
 
     assert "later.txt" in [item["name"] for item in page["value"]]
@@ -143,7 +146,7 @@ def test_token_latest_returns_no_items_and_a_baseline(
     _create_file(sandbox, name="before.txt")
 
     baseline = httpx.get(
-        f"{_graph(sandbox)}/me/drive/root/delta?token=latest", headers=headers
+        f"{_graph(sandbox)}/me/drive/root/delta?token=latest", headers=headers, timeout=30
     ).json()
     _create_file(sandbox, name="after.txt")
     items, _, _ = _read_all(baseline["@odata.deltaLink"], headers)
@@ -163,7 +166,7 @@ def test_stale_or_unknown_delta_token_is_410_resync_required(
         _, url, _ = _read_all(f"{_graph(sandbox)}/me/drive/root/delta", headers)
         sandbox.control("POST", "sync-tokens/invalidate", {"elementKey": "onedrivev2"})
 
-    response = httpx.get(url, headers=headers)
+    response = httpx.get(url, headers=headers, timeout=30)
 
     assert response.status_code == 410
     assert response.json()["error"]["code"] == "resyncRequired"
@@ -173,9 +176,9 @@ def test_drive_item_get_and_404_after_delete(sandbox: Sandbox, headers: dict[str
     folder = _create_file(sandbox, name="Reports", folder=True)
     item = _create_file(sandbox, name="q3.xlsx", parentId=folder["id"])
 
-    found = httpx.get(f"{_graph(sandbox)}/me/drive/items/{item['id']}", headers=headers)
+    found = httpx.get(f"{_graph(sandbox)}/me/drive/items/{item['id']}", headers=headers, timeout=30)
     sandbox.control("DELETE", f"onedrivev2/files/{folder['id']}")
-    gone = httpx.get(f"{_graph(sandbox)}/me/drive/items/{item['id']}", headers=headers)
+    gone = httpx.get(f"{_graph(sandbox)}/me/drive/items/{item['id']}", headers=headers, timeout=30)
 
     assert found.json()["parentReference"]["path"] == "/drive/root:/Reports"
     assert gone.status_code == 404

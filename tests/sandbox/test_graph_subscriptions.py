@@ -91,7 +91,9 @@ def test_subscription_is_refused_when_the_endpoint_fails_validation(
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "ValidationError"
-    listed = httpx.get(f"{sandbox.url}/graph.microsoft.com/v1.0/subscriptions", headers=headers)
+    listed = httpx.get(
+        f"{sandbox.url}/graph.microsoft.com/v1.0/subscriptions", headers=headers, timeout=30
+    )
     assert listed.json()["value"] == []
 
 
@@ -198,6 +200,7 @@ def test_expired_subscription_gets_no_notifications_and_cannot_be_renewed(
         f"{sandbox.url}/graph.microsoft.com/v1.0/subscriptions/{created['id']}",
         json={"expirationDateTime": _in(60)},
         headers=bearer(microsoft_tokens(sandbox)),
+        timeout=30,
     )
 
     assert receiver.notifications() == []
@@ -229,7 +232,9 @@ def test_lifecycle_notifications_reach_the_lifecycle_url(
         sent[0]
     )
     gone = httpx.get(
-        f"{sandbox.url}/graph.microsoft.com/v1.0/subscriptions/{created['id']}", headers=headers
+        f"{sandbox.url}/graph.microsoft.com/v1.0/subscriptions/{created['id']}",
+        headers=headers,
+        timeout=30,
     )
     assert gone.status_code == 404
 
@@ -302,10 +307,12 @@ def test_outlook_events_are_listed_and_read_with_documented_fields(
         )
     base = f"{sandbox.url}/graph.microsoft.com/v1.0"
 
-    first = httpx.get(f"{base}/me/events?$top=2", headers=headers).json()
-    second = httpx.get(first["@odata.nextLink"], headers=headers).json()
-    one = httpx.get(f"{base}/me/events/{first['value'][0]['id']}", headers=headers).json()
-    missing = httpx.get(f"{base}/me/events/nope", headers=headers)
+    first = httpx.get(f"{base}/me/events?$top=2", headers=headers, timeout=30).json()
+    second = httpx.get(first["@odata.nextLink"], headers=headers, timeout=30).json()
+    one = httpx.get(
+        f"{base}/me/events/{first['value'][0]['id']}", headers=headers, timeout=30
+    ).json()
+    missing = httpx.get(f"{base}/me/events/nope", headers=headers, timeout=30)
 
     assert [e["subject"] for e in first["value"] + second["value"]] == [
         "Meeting 0",

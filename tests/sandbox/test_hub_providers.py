@@ -83,11 +83,13 @@ async def test_graph_sdk_lists_folder_children_filtered_and_paged(sandbox: Sandb
 def test_graph_refuses_a_filter_on_what_children_cannot_filter(sandbox: Sandbox) -> None:
     headers = bearer(microsoft_tokens(sandbox))
     url = f"{sandbox.url}/graph.microsoft.com/v1.0/me/drive/root/children"
-    response = httpx.get(url, params={"$filter": "size gt 3"}, headers=headers)
+    response = httpx.get(url, params={"$filter": "size gt 3"}, headers=headers, timeout=30)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalidRequest"
     later = millis_z(clock.now()).replace(".000", "")
-    fine = httpx.get(url, params={"$filter": f"lastModifiedDateTime gt {later}"}, headers=headers)
+    fine = httpx.get(
+        url, params={"$filter": f"lastModifiedDateTime gt {later}"}, headers=headers, timeout=30
+    )
     assert fine.status_code == 200 and fine.json()["value"] == []
 
 
@@ -134,7 +136,9 @@ def test_any_docushare_domain_is_a_site_with_its_own_documents_and_query(
     headers = bearer(docushare_tokens(sandbox, domain))
 
     def titles(**params: str) -> list[str]:
-        response = httpx.get(url, params={"type": "Document", **params}, headers=headers)
+        response = httpx.get(
+            url, params={"type": "Document", **params}, headers=headers, timeout=30
+        )
         assert response.status_code == 200, response.text
         return [d["title"] for d in response.json()["items"]]
 

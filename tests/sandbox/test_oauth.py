@@ -52,7 +52,7 @@ def _authorize(sandbox: Sandbox, provider: str, **extra: str) -> httpx.Response:
         "state": "xyz-123",
         **extra,
     }
-    return httpx.get(f"{sandbox.url}/{AUTHORIZE[provider]}", params=params)
+    return httpx.get(f"{sandbox.url}/{AUTHORIZE[provider]}", params=params, timeout=30)
 
 
 @pytest.mark.parametrize("provider", ["microsoft", "google", "docushare"])
@@ -75,8 +75,8 @@ def test_code_from_authorize_is_exchanged_once(sandbox: Sandbox, provider: str) 
     code = parse_qs(urlsplit(location).query)["code"][0]
     form = {**CLIENT, "grant_type": "authorization_code", "code": code}
 
-    first = httpx.post(f"{sandbox.url}/{TOKEN[provider]}", data=form)
-    again = httpx.post(f"{sandbox.url}/{TOKEN[provider]}", data=form)
+    first = httpx.post(f"{sandbox.url}/{TOKEN[provider]}", data=form, timeout=30)
+    again = httpx.post(f"{sandbox.url}/{TOKEN[provider]}", data=form, timeout=30)
 
     assert first.status_code == 200
     assert first.json()["refresh_token"]
@@ -103,11 +103,13 @@ def test_microsoft_refresh_rotates_the_refresh_token(sandbox: Sandbox) -> None:
     tokens = microsoft_tokens(sandbox)
     form = {**CLIENT, "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
 
-    refreshed = httpx.post(f"{sandbox.url}/{MICROSOFT_TOKEN}", data=form).json()
+    refreshed = httpx.post(f"{sandbox.url}/{MICROSOFT_TOKEN}", data=form, timeout=30).json()
 
     assert refreshed["refresh_token"] != tokens["refresh_token"]
     assert refreshed["access_token"] != tokens["access_token"]
-    me = httpx.get(f"{sandbox.url}/graph.microsoft.com/v1.0/me", headers=bearer(refreshed))
+    me = httpx.get(
+        f"{sandbox.url}/graph.microsoft.com/v1.0/me", headers=bearer(refreshed), timeout=30
+    )
     assert me.status_code == 200
 
 
@@ -116,8 +118,8 @@ def test_google_refresh_answers_without_a_new_refresh_token(sandbox: Sandbox) ->
     assert set(tokens) == GOOGLE_TOKEN_FIELDS
     form = {**CLIENT, "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
 
-    refreshed = httpx.post(f"{sandbox.url}/{GOOGLE_TOKEN}", data=form)
-    again = httpx.post(f"{sandbox.url}/{GOOGLE_TOKEN}", data=form)
+    refreshed = httpx.post(f"{sandbox.url}/{GOOGLE_TOKEN}", data=form, timeout=30)
+    again = httpx.post(f"{sandbox.url}/{GOOGLE_TOKEN}", data=form, timeout=30)
 
     assert refreshed.status_code == 200
     assert "refresh_token" not in refreshed.json()
@@ -130,7 +132,7 @@ def test_google_issues_a_refresh_token_only_for_offline_access(sandbox: Sandbox)
     code = parse_qs(urlsplit(location).query)["code"][0]
     form = {**CLIENT, "grant_type": "authorization_code", "code": code}
 
-    tokens = httpx.post(f"{sandbox.url}/{GOOGLE_TOKEN}", data=form).json()
+    tokens = httpx.post(f"{sandbox.url}/{GOOGLE_TOKEN}", data=form, timeout=30).json()
 
     assert "refresh_token" not in tokens
 
@@ -139,8 +141,8 @@ def test_docushare_refresh_rotates_and_revokes_the_used_token(sandbox: Sandbox) 
     tokens = docushare_tokens(sandbox, "acme.docushareflex.com")
     form = {**CLIENT, "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
 
-    refreshed = httpx.post(f"{sandbox.url}/{TOKEN['docushare']}", data=form)
-    reused = httpx.post(f"{sandbox.url}/{TOKEN['docushare']}", data=form)
+    refreshed = httpx.post(f"{sandbox.url}/{TOKEN['docushare']}", data=form, timeout=30)
+    reused = httpx.post(f"{sandbox.url}/{TOKEN['docushare']}", data=form, timeout=30)
 
     assert refreshed.status_code == 200
     assert refreshed.json()["refresh_token"] != tokens["refresh_token"]
@@ -152,7 +154,7 @@ def test_client_credentials_may_come_by_http_basic_auth(sandbox: Sandbox) -> Non
     form = {"grant_type": "authorization_code", "code": "any"}
     auth = (CLIENT["client_id"], CLIENT["client_secret"])
 
-    response = httpx.post(f"{sandbox.url}/{MICROSOFT_TOKEN}", data=form, auth=auth)
+    response = httpx.post(f"{sandbox.url}/{MICROSOFT_TOKEN}", data=form, auth=auth, timeout=30)
 
     assert response.status_code == 200
 
@@ -160,7 +162,7 @@ def test_client_credentials_may_come_by_http_basic_auth(sandbox: Sandbox) -> Non
 def test_microsoft_refuses_the_invalid_code_with_aadsts_body(sandbox: Sandbox) -> None:
     form = {**CLIENT, "grant_type": "authorization_code", "code": "invalid"}
 
-    response = httpx.post(f"{sandbox.url}/{MICROSOFT_TOKEN}", data=form)
+    response = httpx.post(f"{sandbox.url}/{MICROSOFT_TOKEN}", data=form, timeout=30)
 
     assert response.status_code == 400
     body = response.json()
@@ -173,7 +175,7 @@ def test_microsoft_refuses_the_invalid_code_with_aadsts_body(sandbox: Sandbox) -
 def test_google_refuses_the_invalid_code_with_bad_request(sandbox: Sandbox) -> None:
     form = {**CLIENT, "grant_type": "authorization_code", "code": "invalid"}
 
-    response = httpx.post(f"{sandbox.url}/{GOOGLE_TOKEN}", data=form)
+    response = httpx.post(f"{sandbox.url}/{GOOGLE_TOKEN}", data=form, timeout=30)
 
     assert response.status_code == 400
     assert response.json() == {"error": "invalid_grant", "error_description": "Bad Request"}
@@ -183,7 +185,7 @@ def test_google_refuses_the_invalid_code_with_bad_request(sandbox: Sandbox) -> N
 def test_unknown_refresh_token_is_an_invalid_grant(sandbox: Sandbox, provider: str) -> None:
     form = {**CLIENT, "grant_type": "refresh_token", "refresh_token": "never-issued"}
 
-    response = httpx.post(f"{sandbox.url}/{TOKEN[provider]}", data=form)
+    response = httpx.post(f"{sandbox.url}/{TOKEN[provider]}", data=form, timeout=30)
 
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_grant"
@@ -194,7 +196,7 @@ def test_revoked_tokens_are_refused_at_refresh(sandbox: Sandbox) -> None:
     sandbox.control("POST", "tokens/revoke", {"provider": "google"}).raise_for_status()
     form = {**CLIENT, "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
 
-    response = httpx.post(f"{sandbox.url}/{GOOGLE_TOKEN}", data=form)
+    response = httpx.post(f"{sandbox.url}/{GOOGLE_TOKEN}", data=form, timeout=30)
 
     assert response.json()["error"] == "invalid_grant"
 
@@ -202,7 +204,7 @@ def test_revoked_tokens_are_refused_at_refresh(sandbox: Sandbox) -> None:
 def test_unsupported_grant_type_is_refused(sandbox: Sandbox) -> None:
     form = {**CLIENT, "grant_type": "password"}
 
-    response = httpx.post(f"{sandbox.url}/{GOOGLE_TOKEN}", data=form)
+    response = httpx.post(f"{sandbox.url}/{GOOGLE_TOKEN}", data=form, timeout=30)
 
     assert response.status_code == 400
     assert response.json()["error"] == "unsupported_grant_type"
@@ -211,10 +213,10 @@ def test_unsupported_grant_type_is_refused(sandbox: Sandbox) -> None:
 def test_expired_graph_token_gets_401_invalid_authentication_token(sandbox: Sandbox) -> None:
     headers = bearer(microsoft_tokens(sandbox))
     url = f"{sandbox.url}/graph.microsoft.com/v1.0/me/drive/root/delta"
-    assert httpx.get(url, headers=headers).status_code == 200
+    assert httpx.get(url, headers=headers, timeout=30).status_code == 200
 
     clock.advance(timedelta(seconds=3600))
-    response = httpx.get(url, headers=headers)
+    response = httpx.get(url, headers=headers, timeout=30)
 
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "InvalidAuthenticationToken"
@@ -226,7 +228,7 @@ def test_expired_google_token_gets_401_unauthenticated(sandbox: Sandbox) -> None
     url = f"{sandbox.url}/www.googleapis.com/calendar/v3/users/me/calendarList"
 
     clock.advance(timedelta(seconds=3600))
-    response = httpx.get(url, headers=headers)
+    response = httpx.get(url, headers=headers, timeout=30)
 
     assert response.status_code == 401
     error = response.json()["error"]
@@ -239,9 +241,9 @@ def test_missing_or_foreign_tokens_are_refused(sandbox: Sandbox) -> None:
     drive = f"{sandbox.url}/graph.microsoft.com/v1.0/me/drive"
     other_site = f"{sandbox.url}/other.docushareflex.com/api/v1/objects"
 
-    missing = httpx.get(drive)
-    wrong_provider = httpx.get(drive, headers=google)
-    wrong_site = httpx.get(other_site, headers=bearer(docushare_tokens(sandbox)))
+    missing = httpx.get(drive, timeout=30)
+    wrong_provider = httpx.get(drive, headers=google, timeout=30)
+    wrong_site = httpx.get(other_site, headers=bearer(docushare_tokens(sandbox)), timeout=30)
 
     assert missing.status_code == wrong_provider.status_code == 401
     assert missing.json()["error"]["message"] == "Access token is empty."

@@ -16,6 +16,7 @@ def test_a_host_no_simulator_registered_is_a_404_naming_it(sandbox: Sandbox) -> 
     response = httpx.post(
         f"{sandbox.url}/api.unknown-provider.example/oauth2/token",
         data={**CLIENT, "grant_type": "authorization_code", "code": "any"},
+        timeout=30,
     )
 
     assert response.status_code == 404
@@ -26,6 +27,7 @@ def test_docushare_flex_sites_are_still_served_under_their_own_domain(sandbox: S
     response = httpx.post(
         f"{sandbox.url}/acme.docushareflex.com/oauth2/token",
         data={**CLIENT, "grant_type": "authorization_code", "code": "any"},
+        timeout=30,
     )
 
     assert response.status_code == 200
