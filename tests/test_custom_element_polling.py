@@ -124,7 +124,7 @@ async def test_a_custom_element_polls_json_server_and_reports_each_change_once(
         return all(s["baselined"] for s in status.json())
 
     await wait_for(baselined)
-    tickets = httpx.AsyncClient(base_url=tickets_server.url)
+    tickets = httpx.AsyncClient(base_url=tickets_server.url, timeout=30)
 
     async def arrived(count: int) -> None:
         async def enough() -> bool:
@@ -184,7 +184,7 @@ async def test_the_hub_api_reads_a_custom_elements_resource_at_json_server(
     headers = {
         "Authorization": f"{tenant.headers['Authorization']}, Element {created.json()['token']}"
     }
-    async with httpx.AsyncClient(base_url=tickets_server.url) as tickets:
+    async with httpx.AsyncClient(base_url=tickets_server.url, timeout=30) as tickets:
         for title in ("printer", "vpn", "laptop"):
             await tickets.post("/tickets", json={"title": title, "updatedAt": now()})
 

@@ -60,7 +60,7 @@ async def test_no_request_gets_a_server_error_and_every_response_matches_the_sch
     live_api: str, tenant: Tenant, providers: respx.MockRouter
 ) -> None:
     providers.route(host="127.0.0.1").pass_through()  # only the providers are mocked
-    async with httpx.AsyncClient(base_url=live_api) as http:
+    async with httpx.AsyncClient(base_url=live_api, timeout=30) as http:
         # An instance to aim at, so that instance routes get past their 404 too.
         created = await http.post(
             "/elements/api-v2/instances", json=seeds.filled(seeds.ONEDRIVE), headers=tenant.headers
