@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -30,7 +29,13 @@ from pollhub.hubs.endpoints import router as hubs_router
 from pollhub.instances.endpoints import element_router as element_instances_router
 from pollhub.instances.endpoints import router as instances_router
 from pollhub.metrics import exposition
-from pollhub.middleware import AuthenticateFirst, BodyLimit, SecurityHeaders, error_response
+from pollhub.middleware import (
+    AuthenticateFirst,
+    BodyLimit,
+    RequestId,
+    SecurityHeaders,
+    error_response,
+)
 from pollhub.oauth.client import close_token_transports
 from pollhub.polling.endpoints import router as polling_router
 from pollhub.settings import Settings, get_settings
@@ -142,7 +147,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         by_prefix={WEBHOOKS_PREFIX: settings.max_webhook_body_bytes},
     )
     app.add_middleware(SecurityHeaders, no_store_prefix=API_PREFIX)
-    app.middleware("http")(_request_id)
+    app.add_middleware(RequestId)
     app.add_exception_handler(PollhubError, _domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
@@ -171,15 +176,6 @@ async def metrics(request: Request) -> Response:
     """Prometheus metrics of this process, and the delivery backlog."""
     body = await exposition(request.app.state.sessionmaker)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
-
-
-async def _request_id(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    request.state.request_id = uuid.uuid4().hex
-    response = await call_next(request)
-    response.headers["X-Request-Id"] = request.state.request_id
-    return response
 
 
 async def _domain_error(request: Request, exc: PollhubError) -> JSONResponse:

@@ -1,10 +1,12 @@
-"""What every request passes through before a route: body caps, authentication before a
-body is read, and security headers on every response.
+"""What every request passes through before a route: a request id, body caps,
+authentication before a body is read, and security headers on every response.
 
-Pure ASGI middleware, so a body is never buffered here: :class:`BodyLimit` counts the bytes
-as they stream in (``Content-Length`` or chunked) and stops the request the moment it is
-over its cap; :class:`AuthenticateFirst` answers 401/429 to an unauthenticated API request
-before one byte of its body is read, so nobody without secrets can make pollhub hold a body.
+Pure ASGI middleware (Starlette's ``BaseHTTPMiddleware`` runs each request in an extra task
+and stream, a measured share of a small request's cost), so a body is never buffered here:
+:class:`BodyLimit` counts the bytes as they stream in (``Content-Length`` or chunked) and
+stops the request the moment it is over its cap; :class:`AuthenticateFirst` answers 401/429
+to an unauthenticated API request before one byte of its body is read, so nobody without
+secrets can make pollhub hold a body.
 """
 
 from __future__ import annotations
@@ -130,3 +132,26 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class RequestId:
+    """Gives every request an id, ``request.state.request_id`` (which every error body
+    quotes), and answers it as the ``X-Request-Id`` header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Name the request; stamp its id on the response as it starts."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Request-Id"] = request_id
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
