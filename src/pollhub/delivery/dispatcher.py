@@ -60,6 +60,7 @@ log = logging.getLogger(__name__)
 MAX_IDLE_SECONDS = 0.1  # an idle dispatcher looks for new notifications this often
 MAX_CLAIM_BACKOFF_SECONDS = 5.0
 CHAIN = 16  # notifications of one instance leased and delivered by one task, in order
+CHAINS_PER_SLOT = 4  # chains in flight per POST slot (bench/delivery.py: 2 left slots idle)
 
 
 def default_worker_id() -> str:
@@ -152,9 +153,10 @@ class Dispatcher:
             heartbeat = asyncio.create_task(self._heartbeat.run(drained))
             try:
                 while not stop.is_set():
-                    # Twice as many chains as POST slots: while some wait for their
-                    # result's commit, the others keep every slot busy.
-                    free = 2 * self._concurrency - len(in_flight)
+                    # Four times as many chains as POST slots: while some wait for their
+                    # result's commit (a few times as long as a POST under load), the
+                    # others keep every slot busy.
+                    free = CHAINS_PER_SLOT * self._concurrency - len(in_flight)
                     claimed = await self._claim_safely(free) if free > 0 else []
                     for chain in _chains(claimed):
                         task = asyncio.create_task(self._deliver(chain, stop))
