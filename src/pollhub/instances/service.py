@@ -93,7 +93,7 @@ async def create_instance(
         await _refresh_imported(instance, element)
     session.add(instance)
     await session.flush()
-    await _start_or_stop_events(session, instance, element, config)
+    await _start_or_stop_events(session, instance, element, config, new=True)
     await _load_relations(session, instance, element)
     return instance
 
@@ -613,16 +613,24 @@ def _apply_configuration(
 
 
 async def _start_or_stop_events(
-    session: AsyncSession, instance: Instance, element: Element, config: InstanceConfiguration
+    session: AsyncSession,
+    instance: Instance,
+    element: Element,
+    config: InstanceConfiguration,
+    *,
+    new: bool = False,
 ) -> None:
     """Start, re-plan or stop the instance's polls (workers see it at their next tick), or
-    create or delete its provider webhook subscriptions."""
+    create or delete its provider webhook subscriptions. A ``new`` instance has neither
+    yet, so nothing is read back."""
     if element.polls and config.events_enabled:
         resources = effective_poller_configuration(element, config)
-        await sync_poll_states(session, instance, resources, config.refresh_interval_seconds())
+        interval = config.refresh_interval_seconds()
+        await sync_poll_states(session, instance, resources, interval, new=new)
         return
-    await forget_poll_states(session, instance.id)
-    subscribed = await webhooks.has_subscriptions(session, instance.id)
+    if not new:
+        await forget_poll_states(session, instance.id)
+    subscribed = not new and await webhooks.has_subscriptions(session, instance.id)
     if not element.polls and config.events_enabled and not subscribed:
         if instance.valid:  # an invalid instance's token cannot subscribe
             await webhooks.subscribe(session, instance, element)

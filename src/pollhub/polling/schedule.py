@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -109,19 +109,25 @@ class Claim:
 
 
 async def sync_poll_states(
-    session: AsyncSession, instance: Instance, resources: Mapping[str, Any], interval: float
+    session: AsyncSession,
+    instance: Instance,
+    resources: Mapping[str, Any],
+    interval: float,
+    *,
+    new: bool = False,
 ) -> None:
     """Make the instance's poll states match its resources; new ones are due now.
 
-    A shorter interval takes effect at once; removed resources forget their cursor.
+    A shorter interval takes effect at once; removed resources forget their cursor. A
+    ``new`` instance has none yet: they are not read.
     """
     now = clock.now()
-    existing = {
-        state.resource: state
-        for state in await session.scalars(
+    states: Iterable[PollState] = []
+    if not new:
+        states = await session.scalars(
             select(PollState).where(PollState.instance_id == instance.id)
         )
-    }
+    existing = {state.resource: state for state in states}
     for name, state in existing.items():
         if name not in resources:
             await session.delete(state)

@@ -82,8 +82,15 @@ async def authenticate(
     session: AsyncSession, user_secret: str, organization_secret: str
 ) -> tuple[Organization, User]:
     """The organization and user these secrets belong to, or :class:`Unauthorized`."""
-    user = await session.scalar(select(User).where(User.secret_hash == hash_secret(user_secret)))
-    organization = await session.get(Organization, user.organization_id) if user else None
+    # One statement: authentication runs before every API request.
+    found = (
+        await session.execute(
+            select(User, Organization)
+            .join(Organization, Organization.id == User.organization_id)
+            .where(User.secret_hash == hash_secret(user_secret))
+        )
+    ).first()
+    user, organization = (found[0], found[1]) if found else (None, None)
     # Both comparisons always run, so timing does not tell which secret was wrong.
     user_ok = secret_matches(user_secret, user.secret_hash if user else "")
     org_ok = secret_matches(organization_secret, organization.secret_hash if organization else "")
