@@ -178,13 +178,8 @@ async def record_outcomes(
         return
     # In id order, as every writer of these rows locks them: no deadlock.
     outcomes = sorted(outcomes, key=lambda o: o.notification_id)
-    queued = [o.notification_id for o in outcomes if o.status == QUEUED]
-    postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
-    # That one statement is atomic by itself: without BEGIN and COMMIT it costs one round
-    # trip, not three. Queuing the rest of an instance takes a second one: a transaction.
-    autocommit = {"isolation_level": "AUTOCOMMIT"} if postgres and not queued else {}
-    connection = await session.connection(execution_options=autocommit)
-    if postgres:
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
         # One statement over arrays: PostgreSQL plans and runs it once, where an
         # executemany ran one UPDATE per attempt (most of a group commit's time).
         await connection.execute(
@@ -214,6 +209,7 @@ async def record_outcomes(
                 for o in outcomes
             ],
         )
+    queued = [o.notification_id for o in outcomes if o.status == QUEUED]
     if queued:
         await _queue_the_rest(session, queued, worker_id)
 
