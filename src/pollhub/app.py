@@ -117,6 +117,16 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         per_address=settings.auth_failures_per_address_per_minute,
     )
     app.state.refused_notifications = RefusedNotifications()
+    if settings.sandbox:
+        # Imported only when asked: nothing else in pollhub knows the sandbox exists. First,
+        # so that its requests (the providers' side of every token exchange and poll) do not
+        # try every API route's pattern before reaching it; "/sandbox" shadows none of them.
+        from pollhub.sandbox import create_sandbox_app
+
+        sandbox = create_sandbox_app(
+            notification_time_scale=settings.sandbox_notification_time_scale
+        )
+        app.mount("/sandbox", sandbox)
     app.include_router(catalog_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     # Before the instances router, whose "/instances/{id}" would take "/instances/events".
     app.include_router(organization_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
@@ -130,14 +140,6 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.add_api_route("/metrics", metrics, methods=["GET"], tags=["operations"])
     app.add_api_route("/health", health, methods=["GET"], tags=["operations"])
     mount_console(app)  # the web console at "/", after the API so it never shadows it
-    if settings.sandbox:
-        # Imported only when asked: nothing else in pollhub knows the sandbox exists.
-        from pollhub.sandbox import create_sandbox_app
-
-        sandbox = create_sandbox_app(
-            notification_time_scale=settings.sandbox_notification_time_scale
-        )
-        app.mount("/sandbox", sandbox)
     # Innermost first: authenticate before a body is read, cap bodies as they stream,
     # security headers on everything (API, docs, console, sandbox), then the request id.
     app.add_middleware(AuthenticateFirst, prefix=API_PREFIX, public=(WEBHOOKS_PREFIX,))
