@@ -97,6 +97,21 @@ def test_expired_token_fault_answers_401_in_each_provider_shape(sandbox: Sandbox
     assert google.json()["error"]["status"] == "UNAUTHENTICATED"
 
 
+def test_an_expired_access_token_does_not_refuse_a_refresh_at_the_same_host(
+    sandbox: Sandbox,
+) -> None:
+    tokens = docushare_tokens(sandbox)
+    _arm(sandbox, provider="docushare", kind="expired_token")
+    site = f"{sandbox.url}/demo.docushareflex.com"
+    form = {**CLIENT, "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+
+    refreshed = httpx.post(f"{site}/oauth2/token", data=form, timeout=30)
+    api = httpx.get(f"{site}/api/v1/objects", headers=bearer(tokens), timeout=30)
+
+    assert refreshed.status_code == 200
+    assert api.status_code == 401
+
+
 def test_token_endpoint_faults_use_the_login_error_shape(sandbox: Sandbox) -> None:
     _arm(sandbox, provider="microsoft-login", kind="expired_token")
     _arm(sandbox, provider="microsoft-login", kind="429", retryAfter=2)

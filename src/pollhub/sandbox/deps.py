@@ -19,11 +19,21 @@ def get_state(request: Request) -> SandboxState:
     return cast(SandboxState, request.app.state.sandbox)
 
 
+LOGIN_PROVIDERS: tuple[Provider, ...] = ("microsoft-login", "google-oauth")
+
+
 def fault_gate(provider: Provider) -> Callable[[Request], Awaitable[None]]:
     """A dependency that applies the next armed fault for ``provider``, if any."""
 
     async def gate(request: Request) -> None:
-        fault = get_state(request).faults.take(provider)
+        # An expired access token is refused only where one is presented: DocuShare Flex's
+        # and Dropbox's token endpoints share their API's host and provider, and a refresh
+        # there must not be refused for it. The login providers' own "expired_token" is a
+        # refused refresh token (faults.fault_error).
+        presented = provider in LOGIN_PROVIDERS or request.headers.get(
+            "authorization", ""
+        ).lower().startswith("bearer ")
+        fault = get_state(request).faults.take(provider, access_token=presented)
         if fault is None:
             return
         if fault.kind == "slow":

@@ -88,9 +88,15 @@ class FaultBook:
         """The faults still armed."""
         return list(self._faults)
 
-    def take(self, provider: Provider) -> Fault | None:
-        """The fault that applies to this call, counting it as used; None if none does."""
+    def take(self, provider: Provider, *, access_token: bool = True) -> Fault | None:
+        """The fault that applies to this call, counting it as used; None if none does.
+
+        Without an ``access_token`` presented, an ``expired_token`` fault does not apply
+        (it stays armed for the next call that presents one).
+        """
         for fault in self._faults:
+            if fault.kind == "expired_token" and not access_token:
+                continue
             if fault.provider in (provider, ANY_PROVIDER):
                 fault.remaining -= 1
                 if fault.remaining <= 0:
