@@ -148,9 +148,8 @@ async def run_demo(port: int, duration: float | None, console: Console) -> int:
     settings = get_settings()
     await upgrade_to_head_async(settings.database_url)
     board = Board()
-    receiver_port = port + 1
+    receiver, receiver_port = await _start_receiver(board)
     callback_url = f"http://127.0.0.1:{receiver_port}/events"
-    receiver = await _start_receiver(receiver_port, board)
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(with_worker=True), host="127.0.0.1", port=port, log_level="warning"
@@ -262,8 +261,9 @@ def _write_credentials(text: str) -> None:
     DEMO_CREDENTIALS.chmod(0o600)
 
 
-async def _start_receiver(port: int, board: Board) -> web.AppRunner:
-    """The demo client application: an aiohttp server that records each callback."""
+async def _start_receiver(board: Board) -> tuple[web.AppRunner, int]:
+    """The demo client application: an aiohttp server that records each callback, on a
+    port the system picks (a fixed one next to the API's could be taken); and that port."""
 
     async def receive(request: web.Request) -> web.Response:
         raw = await request.read()
@@ -275,5 +275,6 @@ async def _start_receiver(port: int, board: Board) -> web.AppRunner:
     app.router.add_post("/events", receive)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    _host, port = runner.addresses[0][:2]
+    return runner, int(port)
