@@ -1,7 +1,8 @@
 """``POST /instances`` per second: bulk onboarding of one organization's users.
 
-Starts ``pollhub api`` with ``POLLHUB_SANDBOX=true`` (the simulated providers in the same
-process, as ``pollhub serve`` has them) on a fresh database, creates one organization, then
+Starts ``pollhub api`` with ``POLLHUB_SANDBOX=true`` on a fresh database — the simulated
+providers in a process of their own, as the issue's targets have them (``--sandbox api``: in
+the API's process, as ``pollhub serve`` has them) — creates one organization, then
 creates N OneDrive instances with polling events on through the HTTP API, C requests at a
 time, each with its own authorization code — every creation exchanges its code at the
 sandbox's Microsoft token endpoint over real HTTP, the one round trip that cannot be saved.
@@ -10,6 +11,7 @@ ceiling for creations per second. Prints both rates and the latency of one creat
 
     python bench/onboarding.py                                     # SQLite, 2,000 instances
     python bench/onboarding.py --postgres postgresql+asyncpg://postgres@127.0.0.1:5432
+    python bench/onboarding.py --sandbox api                       # providers in the API
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.polling import database, free_port
+from bench.polling import database, free_port, start_sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 POLLHUB = os.environ.get("BENCH_POLLHUB") or str(Path(sys.executable).with_name("pollhub"))
@@ -39,6 +41,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
     parser.add_argument("--postgres", metavar="SERVER_URL", help="a fresh database there")
+    parser.add_argument(
+        "--sandbox",
+        choices=["process", "api"],
+        default="process",
+        help="the simulated providers in a process of their own, or in the API's",
+    )
     return parser.parse_args()
 
 
@@ -125,12 +133,17 @@ def main() -> None:
     args = parse_args()
     with database(args) as database_url:
         port = free_port()
+        # Provider URLs are rewritten to the public URL's /sandbox/, so pointing it at the
+        # sandbox's process sends every token exchange there.
+        sandbox_port = free_port() if args.sandbox == "process" else port
+        sandbox = start_sandbox(sandbox_port) if args.sandbox == "process" else None
+        providers = f"http://127.0.0.1:{sandbox_port}"
         env = {
             **os.environ,
             "POLLHUB_DATABASE_URL": database_url,
             "POLLHUB_SECRET_KEY": "pollhub-bench-onboarding",
             "POLLHUB_SANDBOX": "true",
-            "POLLHUB_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "POLLHUB_PUBLIC_URL": providers,
             "POLLHUB_LOG_LEVEL": "WARNING",
         }
         subprocess.run([POLLHUB, "migrate"], env=env, check=True)
@@ -157,19 +170,21 @@ def main() -> None:
             }
             bare, _, bare_failures = asyncio.run(
                 post_all(
-                    base + TOKEN_PATH,
+                    providers + TOKEN_PATH,
                     lambda i: {"data": {**exchange, "code": f"bare-{i}"}},
                     args.instances,
                     args.concurrency,
                 )
             )
         finally:
-            api.terminate()
-            api.wait()
+            for process in (api, sandbox):
+                if process is not None:
+                    process.terminate()
+                    process.wait()
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     print(f"database {database_url.split(':', 1)[0]}; {args.instances} instances, "
-          f"concurrency {args.concurrency}")  # fmt: skip
+          f"concurrency {args.concurrency}; sandbox in {args.sandbox}")  # fmt: skip
     print(f"POST /instances      {rate:8.0f} /s   ({failures} failed)   latency p50 "
           f"{statistics.median(latencies) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")  # fmt: skip
     print(f"bare token exchange  {bare:8.0f} /s   ({bare_failures} failed)   "

@@ -122,7 +122,7 @@ async def signed_in_caller(request: Request, db: SessionDep) -> Caller:
         raise SignInRequired
     organization, user = found
     request.state.console_identity = (organization.name, user.email)
-    return Caller(organization.id, user.id)
+    return Caller(organization.id, user.id, email=user.email)
 
 
 CallerDep = Annotated[Caller, Depends(signed_in_caller)]

@@ -55,7 +55,7 @@ async def create_instance(
     the client's tokens with ``externalAuthentication: "initial"``) and start its events."""
     instance = await service.create_instance(session, caller, body)
     await session.commit()
-    return _view(instance)
+    return _view(instance, owner=caller)
 
 
 @router.get("", response_model=list[InstanceOut])
@@ -222,7 +222,7 @@ async def create_element_instance(
     """``POST /instances`` for the element of the path (``element`` may be left out)."""
     instance = await service.create_instance(session, caller, body, element=element)
     await session.commit()
-    return _view(instance)
+    return _view(instance, owner=caller)
 
 
 @element_router.get("", response_model=list[InstanceOut])
@@ -316,8 +316,14 @@ def _entry(entry: service.ConfigurationEntry) -> ConfigurationEntryOut:
     return ConfigurationEntryOut(id=entry.id, key=entry.key, propertyValue=entry.propertyValue)
 
 
-def _view(instance: Instance) -> InstanceOut:
+def _view(instance: Instance, *, owner: Caller | None = None) -> InstanceOut:
+    """The instance as the API shows it; ``owner`` is the caller who just created it (its
+    user, not read again)."""
     element = service.element_of(instance)
+    if owner is not None and owner.email is not None:
+        user = UserSummary(id=owner.user_id, emailAddress=owner.email)
+    else:
+        user = UserSummary(id=instance.user.id, emailAddress=instance.user.email)
     return InstanceOut(
         id=instance.id,
         name=instance.name,
@@ -335,7 +341,7 @@ def _view(instance: Instance) -> InstanceOut:
         externalAuthentication=(
             "initial" if instance.external_authentication == "initial" else "none"
         ),
-        user=UserSummary(id=instance.user.id, emailAddress=instance.user.email),
+        user=user,
         warnings=service.configuration_warnings(instance),
         draining=service.is_draining(instance),
     )

@@ -21,7 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from pollhub.catalog.service import element_or_404, elements_of, find_element
 from pollhub.clock import clock
 from pollhub.db import configuration as keys
-from pollhub.db.models import Instance, Notification, User
+from pollhub.db.models import Instance, Notification
 from pollhub.delivery.repository import ACTIVE
 from pollhub.elements import element_of as _element_of
 from pollhub.elements import get_element
@@ -99,14 +99,13 @@ async def create_instance(
 
 
 async def _load_relations(session: AsyncSession, instance: Instance, element: Element) -> None:
-    # What the answer shows of a new instance, without re-reading its row: its user (a
-    # primary-key read, usually already in the session) and, for a built-in element, no
-    # custom element — a tenth of a creation's CPU went to a full refresh.
+    # What the answer shows of a new instance, without re-reading its row: for a built-in
+    # element, no custom element — a tenth of a creation's CPU went to a full refresh. Its
+    # user is the caller, whom the answer names from authentication (``owner``).
     if get_element(element.key) is None:
         await session.refresh(instance, ["user", "custom_element"])
         return
     set_committed_value(instance, "custom_element", None)
-    set_committed_value(instance, "user", await session.get(User, instance.user_id))
 
 
 async def list_instances(

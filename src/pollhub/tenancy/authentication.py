@@ -34,7 +34,7 @@ async def authenticate_header(
         organization_secret=credentials.organization,
         address=address,
     )
-    return Caller(organization.id, user.id, credentials.element)
+    return Caller(organization.id, user.id, credentials.element, email=user.email)
 
 
 async def authenticate_secrets(

@@ -21,6 +21,9 @@ class Caller:
     organization_id: int
     user_id: int
     element_token: str | None = None
+    # The user's email, as authentication read it: a new instance's answer shows its
+    # owner without reading the user again.
+    email: str | None = None
 
 
 @dataclass(frozen=True)
