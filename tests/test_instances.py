@@ -108,6 +108,19 @@ async def test_an_unreachable_token_endpoint_is_a_502_naming_its_url_and_stores_
     assert (await client.get(f"{API}/instances", headers=tenant.headers)).json() == []
 
 
+async def test_a_token_endpoint_answering_an_error_page_is_a_502_with_its_status(
+    client: httpx.AsyncClient, tenant: Tenant, providers: respx.MockRouter
+) -> None:
+    providers.post(TOKEN_ENDPOINTS["microsoft"]).mock(
+        return_value=httpx.Response(503, text="<html>Service Unavailable</html>")
+    )
+
+    response = await create(client, tenant, seeds.filled(seeds.ONEDRIVE))
+
+    assert_error(response, 502, "answered HTTP 503", TOKEN_ENDPOINTS["microsoft"])
+    assert (await client.get(f"{API}/instances", headers=tenant.headers)).json() == []
+
+
 async def test_a_missing_code_is_a_400(
     client: httpx.AsyncClient, tenant: Tenant, providers: respx.MockRouter
 ) -> None:

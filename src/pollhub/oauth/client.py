@@ -1,9 +1,9 @@
-"""Talking OAuth 2.0 to a provider's token endpoint, with authlib's httpx client."""
+"""Talking OAuth 2.0 to a provider's token endpoint: authlib writes the requests (grant
+parameters, client authentication), and they go straight to the shared provider transport."""
 
 from __future__ import annotations
 
 import asyncio
-import warnings
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from authlib.deprecate import AuthlibDeprecationWarning
+from authlib.oauth2.auth import ClientAuth
+from authlib.oauth2.rfc6749.parameters import prepare_token_request
 
 from pollhub.clock import clock
 from pollhub.elements.base import Element
@@ -19,15 +20,12 @@ from pollhub.errors import BadRequest, PollhubError
 from pollhub.outbound.clients import fast_provider_transport
 from pollhub.outbound.policy import allow_private_addresses, refusal_in
 
-# authlib 1.9 prefers its httpx2 fork and warns when it falls back to httpx, which is what
-# we want: respx (our tests' provider mock) intercepts httpx. authlib.deprecate forces its
-# warnings to "always" when imported, so this filter must come after that import.
-warnings.filterwarnings(
-    "ignore", message="The httpx module is deprecated", category=AuthlibDeprecationWarning
-)
-from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError  # noqa: E402
-
 TOKEN_TIMEOUT_SECONDS = 15
+TIMEOUT = httpx.Timeout(TOKEN_TIMEOUT_SECONDS).as_dict()
+TOKEN_REQUEST_HEADERS = {  # authlib's, for a token request
+    "Accept": "application/json",
+    "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
+}
 
 
 class ProviderUnavailable(PollhubError):
@@ -64,14 +62,8 @@ async def exchange_code(
     A provider's refusal (``invalid_grant`` and the like) is a :class:`BadRequest` carrying
     the provider's reason; an unreachable provider is :class:`ProviderUnavailable`.
     """
-    token_url = element.token_endpoint(configuration)
-    client = _client(app)
-    try:
-        token = await client.fetch_token(token_url, grant_type="authorization_code", code=code)
-    except OAuthError as exc:
-        raise _refused("authorization code", element, exc) from exc
-    except httpx.HTTPError as exc:
-        raise _unreachable(element, token_url, exc) from exc
+    form = prepare_token_request("authorization_code", code=code, redirect_uri=app.redirect_uri)
+    token = await _token_request(element, configuration, app, form, "authorization code")
     return _token_set(element, token, previous_refresh_token=None)
 
 
@@ -83,31 +75,55 @@ async def refresh_tokens(
     The returned set carries the provider's new refresh token where it rotates them, else
     the one given. A refusal is a :class:`BadRequest` with the provider's reason.
     """
-    token_url = element.token_endpoint(configuration)
-    client = _client(app)
-    try:
-        token = await client.refresh_token(token_url, refresh_token=refresh_token)
-    except OAuthError as exc:
-        raise _refused("refresh token", element, exc) from exc
-    except httpx.HTTPError as exc:
-        raise _unreachable(element, token_url, exc) from exc
+    form = prepare_token_request(
+        "refresh_token", refresh_token=refresh_token, scope=app.scope or None
+    )
+    token = await _token_request(element, configuration, app, form, "refresh token")
     return _token_set(element, token, previous_refresh_token=refresh_token)
 
 
-def _client(app: ClientApp) -> AsyncOAuth2Client:
-    # Microsoft and Google document the client credentials in the form body. Not closed
-    # after use: its connections belong to the shared pool.
-    return AsyncOAuth2Client(
-        client_id=app.client_id,
-        client_secret=app.client_secret,
-        token_endpoint_auth_method="client_secret_post",
-        redirect_uri=app.redirect_uri,
-        scope=app.scope,
-        timeout=TOKEN_TIMEOUT_SECONDS,
-        # The token endpoint's host may come from configuration (docushare.domain).
-        transport=_shared_transport(),
-        trust_env=False,
+async def _token_request(
+    element: Element, configuration: Mapping[str, Any], app: ClientApp, form: str, what: str
+) -> Mapping[str, Any]:
+    """POST ``form`` to the element's token endpoint; the token response's JSON object.
+
+    Sent on the transport itself, not through an ``httpx.AsyncClient`` (authlib's client is
+    one): the client's request layer was a tenth of an instance creation's CPU
+    (``bench/onboarding.py``) and a token request needs none of it — no redirects, cookies
+    or auth flow. Microsoft and Google document the client credentials in the form body.
+    """
+    token_url = element.token_endpoint(configuration)
+    client = ClientAuth(app.client_id, app.client_secret, "client_secret_post")
+    _, headers, body = client.prepare("POST", token_url, dict(TOKEN_REQUEST_HEADERS), form)
+    request = httpx.Request(
+        "POST", token_url, headers=headers, content=body, extensions={"timeout": TIMEOUT}
     )
+    try:
+        response = await _shared_transport().handle_async_request(request)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+    except httpx.HTTPError as exc:
+        raise _unreachable(element, token_url, exc) from exc
+    # As authlib reads a token response: a JSON object, maybe an OAuth error.
+    token = _json_object(response) if response.status_code < 500 else None
+    if token is None:
+        raise ProviderUnavailable(
+            f"{element.name} token endpoint {token_url} answered HTTP {response.status_code} "
+            "without a token response"
+        )
+    if "error" in token:
+        raise _refused(what, element, token)
+    return token
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any] | None:
+    try:
+        found = response.json()
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
 
 
 def _unreachable(element: Element, token_url: str, exc: httpx.HTTPError) -> PollhubError:
@@ -146,10 +162,10 @@ _transports: weakref.WeakKeyDictionary[
 ] = weakref.WeakKeyDictionary()
 
 
-def _refused(what: str, element: Element, exc: OAuthError) -> BadRequest:
-    reason = exc.error or "error"
-    if exc.description:
-        reason = f"{reason}: {exc.description}"
+def _refused(what: str, element: Element, token: Mapping[str, Any]) -> BadRequest:
+    reason = str(token["error"] or "error")
+    if token.get("error_description"):
+        reason = f"{reason}: {token['error_description']}"
     return BadRequest(f"{element.name} refused the {what} ({reason})", provider_message=reason)
 
 
