@@ -14,6 +14,7 @@ from uuid import uuid4
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -43,14 +44,27 @@ def create_engine(database_url: str) -> AsyncEngine:
             "prepared_statement_name_func": _unique_statement_name,
         }
     settings = get_settings()
-    # pool_pre_ping survives a restarted database or killed backends.
-    return create_async_engine(
+    engine = create_async_engine(
         url,
-        pool_pre_ping=True,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         connect_args=connect_args,
     )
+    event.listen(engine.sync_engine.pool, "checkout", _ping)
+    return engine
+
+
+def _ping(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Check a pooled connection as it is checked out, so a restarted database or a killed
+    backend never reaches a poll: a dead one invalidates the pool, as ``pool_pre_ping``
+    does (SQLAlchemy's pessimistic disconnect handling). ``pool_pre_ping`` takes three round
+    trips on asyncpg (``BEGIN``, a query, ``ROLLBACK``: its query is a prepared statement,
+    which PgBouncer's transaction mode needs inside a transaction); a query in the
+    simple protocol is one message, safe behind PgBouncer, and one round trip."""
+    try:
+        dbapi_connection.run_async(lambda connection: connection.execute("SELECT 1"))
+    except Exception as exc:
+        raise InvalidatePoolError(f"pooled connection is gone: {exc}") from exc
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
