@@ -12,6 +12,7 @@ ceiling for creations per second. Prints both rates and the latency of one creat
     python bench/onboarding.py                                     # SQLite, 2,000 instances
     python bench/onboarding.py --postgres postgresql+asyncpg://postgres@127.0.0.1:5432
     python bench/onboarding.py --sandbox api                       # providers in the API
+    python bench/onboarding.py --api-processes 2     # two `pollhub api`, requests spread
 """
 
 from __future__ import annotations
@@ -46,6 +47,13 @@ def parse_args() -> argparse.Namespace:
         choices=["process", "api"],
         default="process",
         help="the simulated providers in a process of their own, or in the API's",
+    )
+    parser.add_argument(
+        "--api-processes",
+        type=int,
+        default=1,
+        help="`pollhub api` processes on one database, requests spread over them in turn "
+        "(as a load balancer would)",
     )
     return parser.parse_args()
 
@@ -110,9 +118,10 @@ def create_organization(env: dict[str, str]) -> str:
 
 
 async def post_all(
-    url: str, make: Any, count: int, concurrency: int, **kwargs: Any
+    urls: list[str], make: Any, count: int, concurrency: int, **kwargs: Any
 ) -> tuple[float, list[float], int]:
-    """POST ``make(i)`` for i < count, ``concurrency`` at once: rate, latencies, failures."""
+    """POST ``make(i)`` to ``urls`` in turn for i < count, ``concurrency`` at once: rate,
+    latencies, failures."""
     import aiohttp
 
     latencies: list[float] = []
@@ -124,7 +133,7 @@ async def post_all(
             nonlocal failures
             async with slots:
                 started = time.perf_counter()
-                async with http.post(url, **make(i), **kwargs) as response:
+                async with http.post(urls[i % len(urls)], **make(i), **kwargs) as response:
                     await response.read()
                     failures += response.status >= 300
                 latencies.append(time.perf_counter() - started)
@@ -138,10 +147,10 @@ def main() -> None:
     """Start the API, onboard, run the bare loop, print the figures."""
     args = parse_args()
     with database(args) as database_url:
-        port = free_port()
+        ports = [free_port() for _ in range(args.api_processes)]
         # Provider URLs are rewritten to the public URL's /sandbox/, so pointing it at the
         # sandbox's process sends every token exchange there.
-        sandbox_port = free_port() if args.sandbox == "process" else port
+        sandbox_port = free_port() if args.sandbox == "process" else ports[0]
         sandbox = start_sandbox(sandbox_port) if args.sandbox == "process" else None
         providers = f"http://127.0.0.1:{sandbox_port}"
         env = {
@@ -154,14 +163,13 @@ def main() -> None:
         }
         subprocess.run([POLLHUB, "migrate"], env=env, check=True)
         authorization = create_organization(env)
-        api = start_api(port, env)
+        apis = [start_api(port, env) for port in ports]
         try:
-            base = f"http://127.0.0.1:{port}"
             headers = {"Authorization": authorization}
-            cpu_before = cpu_seconds(api.pid)
+            cpu_before = sum(cpu_seconds(api.pid) for api in apis)
             rate, latencies, failures = asyncio.run(
                 post_all(
-                    f"{base}/elements/api-v2/instances",
+                    [f"http://127.0.0.1:{port}/elements/api-v2/instances" for port in ports],
                     lambda i: {"json": body(i)},
                     args.instances,
                     args.concurrency,
@@ -169,7 +177,8 @@ def main() -> None:
                 )
             )
             # What one creation costs the API process, apart from how busy the machine is.
-            cpu_per_creation = (cpu_seconds(api.pid) - cpu_before) / args.instances
+            cpu_after = sum(cpu_seconds(api.pid) for api in apis)
+            cpu_per_creation = (cpu_after - cpu_before) / args.instances
             exchange = {
                 "grant_type": "authorization_code",
                 "client_id": "pollhub-bench",
@@ -179,21 +188,22 @@ def main() -> None:
             }
             bare, _, bare_failures = asyncio.run(
                 post_all(
-                    providers + TOKEN_PATH,
+                    [providers + TOKEN_PATH],
                     lambda i: {"data": {**exchange, "code": f"bare-{i}"}},
                     args.instances,
                     args.concurrency,
                 )
             )
         finally:
-            for process in (api, sandbox):
+            for process in (*apis, sandbox):
                 if process is not None:
                     process.terminate()
                     process.wait()
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     print(f"database {database_url.split(':', 1)[0]}; {args.instances} instances, "
-          f"concurrency {args.concurrency}; sandbox in {args.sandbox}")  # fmt: skip
+          f"concurrency {args.concurrency}; {args.api_processes} API process(es); "
+          f"sandbox in {args.sandbox}")  # fmt: skip
     print(f"POST /instances      {rate:8.0f} /s   ({failures} failed)   latency p50 "
           f"{statistics.median(latencies) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")  # fmt: skip
     print(f"bare token exchange  {bare:8.0f} /s   ({bare_failures} failed)   "
