@@ -889,10 +889,15 @@ def check(truth: Truth, arrivals: list[Arrival]) -> Verdict:
 
     # Per instance, notifications must arrive in the order they were created.
     for instance_arrivals in by_instance.values():
-        stamps = [_java_date_seconds(a.created) for a in instance_arrivals]
-        verdict.notifications_out_of_order += sum(
-            1 for before, after in itertools.pairwise(stamps) if after < before
-        )
+        for before, after in itertools.pairwise(instance_arrivals):
+            if _java_date_seconds(after.created) < _java_date_seconds(before.created):
+                verdict.notifications_out_of_order += 1
+                verdict.example(
+                    f"instance {after.instance_id} ({after.element}): {before.event_id} "
+                    f"created {before.created} {before.events} arrived at {before.at:.1f}s, "
+                    f"then {after.event_id} created {after.created} {after.events} "
+                    f"at {after.at:.1f}s"
+                )
     return verdict
 
 
