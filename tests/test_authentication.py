@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from pollhub.tenancy.service import rotate_user_secret
 from tests.conftest import Tenant
 
 INSTANCES = "/elements/api-v2/instances"
@@ -102,3 +106,45 @@ async def test_openapi_docs_are_served(client: httpx.AsyncClient) -> None:
 
     assert "/elements/api-v2/instances" in schema.json()["paths"]
     assert docs.status_code == 200
+
+
+async def test_requests_sent_at_once_are_each_authenticated_or_refused_by_their_own_secrets(
+    client: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    wrong = {"Authorization": f"User nope, Organization {tenant.organization_secret}"}
+    sent = [tenant.headers, other_tenant.headers, wrong] * 10
+
+    answers = await asyncio.gather(*(client.get(INSTANCES, headers=h) for h in sent))
+
+    assert [a.status_code for a in answers] == [200, 200, 401] * 10
+
+
+async def test_wrong_secrets_sent_at_once_each_count_as_a_failed_attempt(
+    client: httpx.AsyncClient,
+) -> None:
+    wrong = {"Authorization": "User guess, Organization guess"}
+
+    at_once = await asyncio.gather(*(client.get(INSTANCES, headers=wrong) for _ in range(30)))
+    after = await client.get(INSTANCES, headers=wrong)
+
+    assert {a.status_code for a in at_once} == {401}
+    assert after.status_code == 429  # 30 failures counted, as if sent one by one
+
+
+async def test_a_rotated_user_secret_is_refused_by_the_very_next_request(
+    client: httpx.AsyncClient, session: AsyncSession, tenant: Tenant
+) -> None:
+    assert (await client.get(INSTANCES, headers=tenant.headers)).status_code == 200
+
+    rotated = await rotate_user_secret(session, tenant.user_id)
+    await session.commit()
+
+    old = await client.get(INSTANCES, headers=tenant.headers)
+    new = await client.get(
+        INSTANCES,
+        headers={
+            "Authorization": f"User {rotated.secret}, Organization {tenant.organization_secret}"
+        },
+    )
+    assert old.status_code == 401
+    assert new.status_code == 200
