@@ -12,12 +12,23 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import String, Table, Text, bindparam, delete, func, literal_column, select, update
+from sqlalchemy import (
+    String,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pollhub.clock import clock
@@ -119,14 +130,16 @@ async def sync_poll_states(
     """Make the instance's poll states match its resources; new ones are due now.
 
     A shorter interval takes effect at once; removed resources forget their cursor. A
-    ``new`` instance has none yet: they are not read.
+    ``new`` instance has none yet: they are not read, and are written in one statement
+    with no ORM objects (the unit of work for them was a tenth of a creation's CPU).
     """
     now = clock.now()
-    states: Iterable[PollState] = []
-    if not new:
-        states = await session.scalars(
-            select(PollState).where(PollState.instance_id == instance.id)
-        )
+    if new:
+        rows = [_new_state(instance, name, now) for name in resources]
+        if rows:
+            await session.execute(insert(PollState), rows)
+        return
+    states = await session.scalars(select(PollState).where(PollState.instance_id == instance.id))
     existing = {state.resource: state for state in states}
     for name, state in existing.items():
         if name not in resources:
@@ -136,15 +149,17 @@ async def sync_poll_states(
             state.next_poll_at = min(state.next_poll_at, max(soonest, now))
     for name in resources:
         if name not in existing:
-            session.add(
-                PollState(
-                    instance_id=instance.id,
-                    organization_id=instance.organization_id,
-                    resource=name,
-                    next_poll_at=now,
-                    consecutive_failures=0,
-                )
-            )
+            session.add(PollState(**_new_state(instance, name, now)))
+
+
+def _new_state(instance: Instance, resource: str, now: datetime) -> dict[str, Any]:
+    return {
+        "instance_id": instance.id,
+        "organization_id": instance.organization_id,
+        "resource": resource,
+        "next_poll_at": now,
+        "consecutive_failures": 0,
+    }
 
 
 async def forget_poll_states(session: AsyncSession, instance_id: int) -> None:
