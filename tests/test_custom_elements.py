@@ -193,6 +193,8 @@ async def test_an_api_key_instance_needs_no_code_and_never_shows_its_key(
 
     assert created.status_code == 200, created.text
     assert created.json()["element"] == {"key": "tickets", "name": "Tickets", "hub": "general"}
+    assert created.json()["user"] == shown.json()["user"]  # the creator, in both answers
+    assert created.json()["user"]["id"] == tenant.user_id
     for body in (created.json(), shown.json()):
         assert body["configuration"]["api.key"] == "********"
         assert "k-123-secret-value" not in str(body)

@@ -54,6 +54,16 @@ async def test_without_the_flag_cached_prepared_statements_break_behind_pgbounce
         await _many_transactions(_through_pgbouncer(""))
 
 
+async def test_checkouts_are_checked_behind_pgbouncer_in_transaction_mode_too() -> None:
+    engine = create_engine(_through_pgbouncer("?pgbouncer=true"))
+    try:
+        for n in range(30):  # each a checkout of the one pooled connection, checked each time
+            async with engine.connect() as connection:
+                assert await connection.scalar(text("SELECT CAST(:n AS integer)"), {"n": n}) == n
+    finally:
+        await engine.dispose()
+
+
 def _script(*args: str, dsn: str | None = None) -> str:
     env = {k: v for k, v in os.environ.items() if k != "POLLHUB_TEST_PGBOUNCER"}
     if dsn is not None:

@@ -99,11 +99,11 @@ async def create_instance(
 
 
 async def _load_relations(session: AsyncSession, instance: Instance, element: Element) -> None:
-    # What the answer shows of a new instance, without re-reading its row: for a built-in
-    # element, no custom element — a tenth of a creation's CPU went to a full refresh. Its
-    # user is the caller, whom the answer names from authentication (``owner``).
+    # What the answer shows of a new instance, without re-reading its row: its custom
+    # element, or none for a built-in one — a tenth of a creation's CPU went to a full
+    # refresh. Its user is the caller, whom the answer names from authentication (``owner``).
     if get_element(element.key) is None:
-        await session.refresh(instance, ["user", "custom_element"])
+        await session.refresh(instance, ["custom_element"])
         return
     set_committed_value(instance, "custom_element", None)
 
