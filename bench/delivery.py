@@ -133,7 +133,9 @@ async def fill_outbox(args: argparse.Namespace, callback_url: str) -> list[int]:
     return ids
 
 
-async def run_dispatcher(args: argparse.Namespace, instance_ids: list[int]) -> tuple[float, int]:
+async def run_dispatcher(
+    args: argparse.Namespace, instance_ids: list[int]
+) -> tuple[float, float, int]:
     from sqlalchemy import func, select
 
     from pollhub.db.engine import create_engine, create_sessionmaker
@@ -144,12 +146,13 @@ async def run_dispatcher(args: argparse.Namespace, instance_ids: list[int]) -> t
     sessionmaker = create_sessionmaker(engine)
     dispatcher = Dispatcher(sessionmaker, worker_id="bench", concurrency=args.concurrency)
     stop = asyncio.Event()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     worker = asyncio.create_task(dispatcher.run(stop))
     # Polling a counter every 5 ms costs nothing measurable and needs no hook in the worker.
     while dispatcher.attempts_made < args.notifications and not worker.done():  # noqa: ASYNC110
         await asyncio.sleep(0.005)
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     stop.set()
     await worker
     async with sessionmaker() as session:
@@ -159,7 +162,7 @@ async def run_dispatcher(args: argparse.Namespace, instance_ids: list[int]) -> t
             )
         )
     await engine.dispose()
-    return args.notifications / elapsed, int(delivered or 0)
+    return args.notifications / elapsed, cpu / args.notifications, int(delivered or 0)
 
 
 async def load_bodies(args: argparse.Namespace, instance_ids: list[int]) -> list[bytes]:
@@ -201,7 +204,7 @@ async def bare_httpx(url: str, bodies: list[bytes], concurrency: int) -> float:
         return (len(bodies) - failures) / (time.perf_counter() - started)
 
 
-async def bare_aiohttp(url: str, bodies: list[bytes], concurrency: int) -> float:
+async def bare_aiohttp(url: str, bodies: list[bytes], concurrency: int) -> tuple[float, float]:
     import aiohttp
 
     slots = asyncio.Semaphore(concurrency)
@@ -214,9 +217,10 @@ async def bare_aiohttp(url: str, bodies: list[bytes], concurrency: int) -> float
                 await response.read()
                 response.raise_for_status()
 
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         await asyncio.gather(*(post(b) for b in bodies))
-        return len(bodies) / (time.perf_counter() - started)
+        cpu = time.process_time() - cpu_started
+        return len(bodies) / (time.perf_counter() - started), cpu / len(bodies)
 
 
 def main() -> None:
@@ -235,10 +239,10 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}/events"
     try:
         instance_ids = asyncio.run(fill_outbox(args, url))
-        rate, delivered = asyncio.run(run_dispatcher(args, instance_ids))
+        rate, cpu, delivered = asyncio.run(run_dispatcher(args, instance_ids))
         bodies = asyncio.run(load_bodies(args, instance_ids))
         httpx_rate = asyncio.run(bare_httpx(url, bodies, args.concurrency))
-        aiohttp_rate = asyncio.run(bare_aiohttp(url, bodies, args.concurrency))
+        aiohttp_rate, aiohttp_cpu = asyncio.run(bare_aiohttp(url, bodies, args.concurrency))
     finally:
         receiver.terminate()
         receiver.wait()
@@ -248,9 +252,15 @@ def main() -> None:
         f"database {database}; {args.notifications} notifications over {args.instances} "
         f"instances; concurrency {args.concurrency}; signed {args.signed}"
     )
-    print(f"dispatcher           {rate:8.0f} callbacks/s  ({delivered} marked delivered)")
+    print(
+        f"dispatcher           {rate:8.0f} callbacks/s  ({delivered} marked delivered; "
+        f"{cpu * 1000:.2f} ms of CPU a callback)"
+    )
     print(f"bare httpx loop      {httpx_rate:8.0f} POSTs/s      ratio {rate / httpx_rate:.2f}")
-    print(f"bare aiohttp loop    {aiohttp_rate:8.0f} POSTs/s      ratio {rate / aiohttp_rate:.2f}")
+    print(
+        f"bare aiohttp loop    {aiohttp_rate:8.0f} POSTs/s      ratio {rate / aiohttp_rate:.2f}"
+        f"  ({aiohttp_cpu * 1000:.2f} ms of CPU a POST)"
+    )
 
 
 if __name__ == "__main__":

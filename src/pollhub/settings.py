@@ -73,8 +73,11 @@ class Settings(BaseSettings):
     max_configuration_bytes: int = Field(default=64 * 1024, ge=1024)
     log_level: str = "INFO"
     # PostgreSQL connections one process keeps open, and how many more it may open at peaks.
-    database_pool_size: int = Field(default=10, ge=1)
-    database_max_overflow: int = Field(default=10, ge=0)
+    # None beyond the pool by default: a connection opened at a peak and closed after it is
+    # opened again at the next, each a new PostgreSQL server process (bench/onboarding.py:
+    # with 10 + 10, one every four instance creations; 245-259 -> 306-369 creations/s).
+    database_pool_size: int = Field(default=20, ge=1)
+    database_max_overflow: int = Field(default=0, ge=0)
 
     @field_validator("provider_rate_limits")
     @classmethod
