@@ -247,6 +247,29 @@ async def test_a_redirect_is_not_followed_and_counts_as_a_failure(
     assert "redirect to /elsewhere not followed" in (stored.last_error or "")
 
 
+async def test_a_cookie_a_receiver_sets_never_goes_out_with_a_callback(
+    session: AsyncSession, tenant: Tenant, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    # One session serves every client's receivers; by name, as a jar keeps no cookie of an IP.
+    async def set_cookie(request: web.Request) -> web.StreamResponse:
+        response = web.json_response({"ok": True})
+        response.set_cookie("session", "of-whoever-answered-first")
+        return response
+
+    receiver.answer = set_cookie
+    url = receiver.url.replace("127.0.0.1", "localhost")
+    first = await add_instance(session, tenant, url)
+    await enqueue(session, first)
+    await dispatcher.deliver_due()
+    second = await add_instance(session, tenant, url, name="Another user's OneDrive")
+    await enqueue(session, second)
+    await enqueue(session, first, start=1)
+    await drain(dispatcher)
+
+    assert len(receiver.requests) == 3
+    assert [r.headers.get("Cookie") for r in receiver.requests] == [None, None, None]
+
+
 async def test_a_crashed_workers_expired_lease_is_taken_over(
     allow_private: None,
     sessionmaker: async_sessionmaker[AsyncSession],

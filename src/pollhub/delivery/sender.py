@@ -53,6 +53,9 @@ class CallbackSender:
             # check is on the address actually connected to.
             trust_env=False,
             auto_decompress=False,
+            # One session serves every client's receivers: a cookie one set must never
+            # go out with another's callbacks (nor back to it: pollhub is not a browser).
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
 
     async def close(self) -> None:

@@ -6,11 +6,17 @@ on a bare aiohttp session for the polling hot path. Both refuse a forbidden addr
 socket, follow no proxy from the environment (the check is on the address actually
 connected to), and — as they are the only way out — cover the links providers return
 (``@odata.nextLink``, ``next``) too.
+
+None of them keeps cookies. One client serves every instance of every organization (a
+worker's polls, its subscription upkeep, a process's token requests, its callbacks), so a
+cookie one user's session at a provider set — or one client's callback receiver — would
+otherwise go out with the next user's requests to that host.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import aiohttp
@@ -109,7 +115,14 @@ def provider_transport(*, allow_private: bool | None = None) -> httpx.AsyncBaseT
 
 def provider_client(**options: Any) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` (``options`` as httpx takes them) that obeys the policy."""
-    return httpx.AsyncClient(transport=provider_transport(), trust_env=False, **options)
+    return httpx.AsyncClient(
+        transport=provider_transport(), trust_env=False, cookies=_no_cookies(), **options
+    )
+
+
+def _no_cookies() -> CookieJar:
+    # The standard library's jar with a policy that accepts no domain: it never stores one.
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
 def fast_provider_transport(*, allow_private: bool | None = None) -> httpx.AsyncBaseTransport:
@@ -122,12 +135,15 @@ def fast_provider_transport(*, allow_private: bool | None = None) -> httpx.Async
 def guarded_session(
     *, allow_private: bool | None = None, timeout: aiohttp.ClientTimeout | None = None
 ) -> aiohttp.ClientSession:
-    """An aiohttp session that obeys the address policy and follows no proxy from the
-    environment (``allow_private`` defaults to the setting)."""
+    """An aiohttp session that obeys the address policy, follows no proxy from the
+    environment and keeps no cookies (``allow_private`` defaults to the setting)."""
     connector = guarded_connector(allow_private=allow_private)
+    jar = aiohttp.DummyCookieJar()
     if timeout is None:  # aiohttp's own default
-        return aiohttp.ClientSession(connector=connector, trust_env=False)
-    return aiohttp.ClientSession(connector=connector, timeout=timeout, trust_env=False)
+        return aiohttp.ClientSession(connector=connector, trust_env=False, cookie_jar=jar)
+    return aiohttp.ClientSession(
+        connector=connector, timeout=timeout, trust_env=False, cookie_jar=jar
+    )
 
 
 class FastProviderClient:
