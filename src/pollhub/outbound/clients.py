@@ -137,12 +137,12 @@ def guarded_session(
 ) -> aiohttp.ClientSession:
     """An aiohttp session that obeys the address policy, follows no proxy from the
     environment and keeps no cookies (``allow_private`` defaults to the setting)."""
-    connector = guarded_connector(allow_private=allow_private)
-    jar = aiohttp.DummyCookieJar()
-    if timeout is None:  # aiohttp's own default
-        return aiohttp.ClientSession(connector=connector, trust_env=False, cookie_jar=jar)
+    options: dict[str, Any] = {} if timeout is None else {"timeout": timeout}  # or aiohttp's
     return aiohttp.ClientSession(
-        connector=connector, timeout=timeout, trust_env=False, cookie_jar=jar
+        connector=guarded_connector(allow_private=allow_private),
+        trust_env=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        **options,
     )
 
 
