@@ -143,6 +143,22 @@ async def post_all(
         return count / (time.perf_counter() - started), latencies, failures
 
 
+async def postgres_sessions(database_url: str) -> int | None:
+    """Connections PostgreSQL has accepted to the database so far (None on SQLite)."""
+    if not database_url.startswith("postgresql"):
+        return None
+    import asyncpg
+
+    connection = await asyncpg.connect(database_url.replace("+asyncpg", "", 1))
+    try:
+        count = await connection.fetchval(
+            "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+        )
+        return int(count)
+    finally:
+        await connection.close()
+
+
 def main() -> None:
     """Start the API, onboard, run the bare loop, print the figures."""
     args = parse_args()
@@ -163,6 +179,7 @@ def main() -> None:
         }
         subprocess.run([POLLHUB, "migrate"], env=env, check=True)
         authorization = create_organization(env)
+        sessions_before = asyncio.run(postgres_sessions(database_url))
         apis = [start_api(port, env) for port in ports]
         try:
             headers = {"Authorization": authorization}
@@ -199,6 +216,7 @@ def main() -> None:
                 if process is not None:
                     process.terminate()
                     process.wait()
+        sessions_after = asyncio.run(postgres_sessions(database_url))
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     print(f"database {database_url.split(':', 1)[0]}; {args.instances} instances, "
@@ -210,6 +228,10 @@ def main() -> None:
           f"ratio {rate / bare:.2f}")  # fmt: skip
     print(f"API CPU per creation {cpu_per_creation * 1000:8.2f} ms"
           + (" (the sandbox's answer included)" if args.sandbox == "api" else ""))  # fmt: skip
+    if sessions_before is not None and sessions_after is not None:
+        # Each one a new server process: a pool that closes connections after a peak and
+        # opens them again at the next shows here (the reading's own connection left out).
+        print(f"PostgreSQL connections opened by the API: {sessions_after - sessions_before - 1}")
 
 
 if __name__ == "__main__":
