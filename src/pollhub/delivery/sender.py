@@ -13,7 +13,7 @@ from datetime import datetime
 import aiohttp
 
 from pollhub.delivery.retry import parse_retry_after
-from pollhub.outbound.connectors import guarded_connector
+from pollhub.outbound.clients import guarded_session
 from pollhub.outbound.policy import AddressRefused, connect_host, refusal_in
 
 _ERROR_SNIPPET = 300
@@ -42,20 +42,14 @@ class CallbackSender:
 
     async def open(self) -> None:
         """Create the connection pool (needs a running event loop)."""
-        # The address policy is checked on every socket connected (pollhub.outbound).
-        connector = guarded_connector(
-            allow_private=self._allow_private, limit=self._connections, limit_per_host=0
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
+        # The address policy is checked on every socket connected, no proxy from the
+        # environment is followed and no cookie kept: one session serves every client's
+        # receivers (pollhub.outbound).
+        self._session = guarded_session(
+            allow_private=self._allow_private,
+            connections=self._connections,
             timeout=aiohttp.ClientTimeout(total=self._timeout_seconds),
-            # Never route callbacks through a proxy from the environment: the safety
-            # check is on the address actually connected to.
-            trust_env=False,
             auto_decompress=False,
-            # One session serves every client's receivers: a cookie one set must never
-            # go out with another's callbacks (nor back to it: pollhub is not a browser).
-            cookie_jar=aiohttp.DummyCookieJar(),
         )
 
     async def close(self) -> None:

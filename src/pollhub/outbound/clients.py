@@ -133,13 +133,15 @@ def fast_provider_transport(*, allow_private: bool | None = None) -> httpx.Async
 
 
 def guarded_session(
-    *, allow_private: bool | None = None, timeout: aiohttp.ClientTimeout | None = None
+    *, allow_private: bool | None = None, connections: int | None = None, **options: Any
 ) -> aiohttp.ClientSession:
-    """An aiohttp session that obeys the address policy, follows no proxy from the
-    environment and keeps no cookies (``allow_private`` defaults to the setting)."""
-    options: dict[str, Any] = {} if timeout is None else {"timeout": timeout}  # or aiohttp's
+    """An aiohttp session (``options`` as aiohttp takes them) that obeys the address policy,
+    follows no proxy from the environment and keeps no cookies; ``connections`` bounds its
+    pool over all hosts together (aiohttp's default otherwise). ``allow_private`` defaults
+    to the setting."""
+    limits = {} if connections is None else {"limit": connections, "limit_per_host": 0}
     return aiohttp.ClientSession(
-        connector=guarded_connector(allow_private=allow_private),
+        connector=guarded_connector(allow_private=allow_private, **limits),
         trust_env=False,
         cookie_jar=aiohttp.DummyCookieJar(),
         **options,
