@@ -83,7 +83,9 @@ async def _look_up_once(
     session: AsyncSession, user_secret: str, organization_secret: str
 ) -> tuple[Organization, User]:
     """:func:`authenticate`, shared with the requests presenting the same secrets while it
-    runs (their objects are read-only to them: the session that loaded them has ended)."""
+    runs. The objects it returns belong to the first request's session, which may still be
+    open: the others read only their loaded columns (ids, email, secret hash), and must not
+    change them or load their relationships."""
     in_flight = _lookups.setdefault(asyncio.get_running_loop(), {})
     secrets = (user_secret, organization_secret)
     pending = in_flight.get(secrets)
