@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.polling import database, free_port, start_sandbox
+from bench.polling import cpu_seconds, database, free_port, start_sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 POLLHUB = os.environ.get("BENCH_POLLHUB") or str(Path(sys.executable).with_name("pollhub"))
@@ -94,12 +94,6 @@ def start_api(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
             time.sleep(0.1)
     server.kill()
     raise RuntimeError("pollhub api did not start")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU a process has used so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def create_organization(env: dict[str, str]) -> str:

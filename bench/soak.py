@@ -61,6 +61,10 @@ import asyncpg  # type: ignore[import-untyped]
 import httpx
 from aiohttp import web
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.polling import cpu_seconds
+
 ROOT = Path(__file__).resolve().parents[1]
 API = "/elements/api-v2"
 SIGNATURE_KEY = "soak-signature-key"
@@ -436,15 +440,13 @@ class Cluster:
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU time (user + system) each live process has used so far (Linux /proc)."""
-        ticks = os.sysconf("SC_CLK_TCK")
         used: dict[str, float] = {}
         named = [("api", self.api), *((f"worker {w.pid}", w) for w in self.workers)]
         for name, process in named:
             if process is None:
                 continue
             with contextlib.suppress(OSError, IndexError, ValueError):
-                fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-                used[name] = round((int(fields[11]) + int(fields[12])) / ticks, 1)
+                used[name] = round(cpu_seconds(process.pid), 1)
         return used
 
     def stop(self) -> None:
