@@ -1,16 +1,18 @@
-"""The PostgreSQL engine's pool: a connection whose server process has died (a restarted
+"""The PostgreSQL engine: a pooled connection whose server process has died (a restarted
 database, a killed backend, a dropped network path) is replaced as it is checked out, so
-no request, poll or delivery meets it (behind PgBouncer too: tests/test_pgbouncer.py)."""
+no request, poll or delivery meets it; a write of one statement runs in autocommit (behind
+PgBouncer, and on SQLite, in a transaction: tests/test_pgbouncer.py, below)."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import asyncpg
 import pytest
 from sqlalchemy import text
 
-from pollhub.db.engine import create_engine
+from pollhub.db.engine import create_engine, create_sessionmaker, one_statement_connection
 from tests.conftest import POSTGRES_ADMIN_DSN, _postgres_reachable
 
 
@@ -43,5 +45,41 @@ async def test_a_pooled_connection_whose_backend_was_killed_is_replaced_at_check
             second = await connection.scalar(text("SELECT pg_backend_pid()"))
 
         assert second != first
+    finally:
+        await engine.dispose()
+
+
+async def _transaction_ids(url: str) -> tuple[int, int]:
+    """The ids of the transactions two statements of one session's write ran in."""
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            connection = await one_statement_connection(session)
+            first = await connection.scalar(text("SELECT txid_current()"))
+            second = await connection.scalar(text("SELECT txid_current()"))
+            return first, second
+    finally:
+        await engine.dispose()
+
+
+async def test_a_one_statement_write_runs_in_autocommit_on_postgresql(postgres_url: str) -> None:
+    # No BEGIN and COMMIT around it: each statement is a transaction of its own.
+    first, second = await _transaction_ids(postgres_url)
+
+    assert first != second
+
+
+async def test_a_one_statement_write_stays_in_the_transaction_on_sqlite(tmp_path: Path) -> None:
+    # An executemany outside a transaction would commit each row on its own.
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'one.db'}")
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (n INTEGER)"))
+        async with create_sessionmaker(engine)() as session, session.begin():
+            connection = await one_statement_connection(session)
+            await connection.execute(text("INSERT INTO t VALUES (:n)"), [{"n": 1}, {"n": 2}])
+            await session.rollback()
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("SELECT count(*) FROM t")) == 0
     finally:
         await engine.dispose()

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from pollhub.db.engine import create_engine
+from pollhub.db.engine import create_engine, create_sessionmaker, one_statement_connection
 from tests.conftest import PGBOUNCER_DSN, POSTGRES_ADMIN_DSN, _postgres_reachable
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "pgbouncer"
@@ -60,6 +60,19 @@ async def test_checkouts_are_checked_behind_pgbouncer_in_transaction_mode_too() 
         for n in range(30):  # each a checkout of the one pooled connection, checked each time
             async with engine.connect() as connection:
                 assert await connection.scalar(text("SELECT CAST(:n AS integer)"), {"n": n}) == n
+    finally:
+        await engine.dispose()
+
+
+async def test_a_one_statement_write_stays_in_its_transaction_behind_pgbouncer() -> None:
+    # A statement's prepare and execution must reach one server connection.
+    engine = create_engine(_through_pgbouncer("?pgbouncer=true"))
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            connection = await one_statement_connection(session)
+            first = await connection.scalar(text("SELECT txid_current()"))
+            second = await connection.scalar(text("SELECT txid_current()"))
+        assert first == second
     finally:
         await engine.dispose()
 

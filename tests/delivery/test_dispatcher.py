@@ -9,7 +9,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pollhub.clock import clock
-from pollhub.delivery.dispatcher import Dispatcher
+from pollhub.delivery.dispatcher import CHAIN, Dispatcher
 from pollhub.delivery.retry import parse_retry_after, retry_delay
 from tests.conftest import Tenant
 from tests.delivery.conftest import (
@@ -354,3 +354,70 @@ async def test_a_redelivered_notification_goes_before_a_later_one_waiting_to_ret
 
     assert receiver.ids() == [first.event_id]  # not the third before the second
     assert [n.status for n in await notifications(session)] == ["delivered", "retrying", "pending"]
+
+
+async def test_a_backlog_longer_than_a_chain_goes_out_in_order_once_in_the_worker_loop(
+    allow_private: None,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    tenant: Tenant,
+    receiver: Receiver,
+) -> None:
+    # Each instance's next chain is leased while the one before it goes out.
+    instances = [await add_instance(session, tenant, receiver.url, name=f"i{i}") for i in range(3)]
+    queued = {i.id: await enqueue(session, i, count=3 * CHAIN + 5) for i in instances}
+    stop = asyncio.Event()
+    worker = asyncio.create_task(Dispatcher(sessionmaker, worker_id="loop").run(stop))
+    try:
+        await receiver.wait_until(lambda r: len(r.requests) == 3 * (3 * CHAIN + 5), seconds=20)
+    finally:
+        stop.set()
+        await worker
+
+    assert receiver.duplicates() == {}
+    arrived = receiver.ids()
+    for instance in instances:
+        wanted = [n.event_id for n in queued[instance.id]]
+        assert [i for i in arrived if i in set(wanted)] == wanted
+    stored = await notifications(session)
+    assert {n.status for n in stored} == {"delivered"}
+    assert {n.lease_owner for n in stored} == {None}
+
+
+async def test_a_failure_at_the_end_of_a_chain_gives_back_the_chain_leased_after_it(
+    allow_private: None,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    tenant: Tenant,
+    receiver: Receiver,
+) -> None:
+    seen = 0
+
+    async def fail_the_last_of_the_first_chain(request: web.Request) -> web.StreamResponse:
+        nonlocal seen
+        seen += 1
+        if seen == CHAIN:
+            return web.Response(status=503, text="receiver is unwell")
+        return web.json_response({})
+
+    receiver.answer = fail_the_last_of_the_first_chain
+    instance = await add_instance(session, tenant, receiver.url)
+    queued = await enqueue(session, instance, count=2 * CHAIN)
+    stop = asyncio.Event()
+    dispatcher = Dispatcher(sessionmaker, worker_id="loop")
+    worker = asyncio.create_task(dispatcher.run(stop))
+    try:
+        await receiver.wait_until(lambda r: len(r.requests) == CHAIN, seconds=10)
+    finally:  # the attempt in flight ends, and its result is written, before run returns
+        stop.set()
+        await worker
+
+    stored = await notifications(session)
+    statuses = [n.status for n in stored]
+    assert statuses == ["delivered"] * (CHAIN - 1) + ["retrying"] + ["pending"] * CHAIN
+    assert {n.lease_owner for n in stored} == {None}  # nothing stays leased to the worker
+    clock.advance(stored[CHAIN - 1].next_attempt_at - clock.now() + timedelta(milliseconds=1))
+    async with Dispatcher(sessionmaker, worker_id="again", timeout_seconds=1.0) as again:
+        assert await drain(again) == CHAIN + 1
+    wanted = [n.event_id for n in queued]
+    assert receiver.ids() == wanted[:CHAIN] + wanted[CHAIN - 1 :]

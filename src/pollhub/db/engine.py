@@ -16,6 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -25,6 +26,8 @@ from sqlalchemy.ext.asyncio import (
 from pollhub.settings import get_settings
 
 PGBOUNCER_PARAMETER = "pgbouncer"
+# An engine's execution option: a write of one statement may run in autocommit.
+_ONE_STATEMENT_AUTOCOMMIT = "pollhub_one_statement_autocommit"
 
 
 def create_engine(database_url: str) -> AsyncEngine:
@@ -49,6 +52,7 @@ def create_engine(database_url: str) -> AsyncEngine:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         connect_args=connect_args,
+        execution_options={_ONE_STATEMENT_AUTOCOMMIT: not pgbouncer},
     )
     event.listen(engine.sync_engine.pool, "checkout", _ping)
     return engine
@@ -65,6 +69,20 @@ def _ping(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         dbapi_connection.run_async(lambda connection: connection.execute("SELECT 1"))
     except Exception as exc:
         raise InvalidatePoolError(f"pooled connection is gone: {exc}") from exc
+
+
+async def one_statement_connection(session: AsyncSession) -> AsyncConnection:
+    """The connection for a write that is one statement, before the session ran any.
+
+    On PostgreSQL reached directly it is in autocommit: one statement is atomic on its own,
+    and ``BEGIN`` and ``COMMIT`` would be two more round trips, each waiting its turn in a
+    busy worker's event loop (bench/delivery.py). Behind PgBouncer the statement stays in
+    the session's transaction, which keeps its prepare and its execution on one server
+    connection; on SQLite too, where an executemany outside one would commit each row.
+    """
+    if session.get_bind().get_execution_options().get(_ONE_STATEMENT_AUTOCOMMIT):
+        return await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return await session.connection()
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -8,46 +8,52 @@ item; an idle system still commits each item at once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
-class GroupCommit(Generic[Item]):
-    """Writes items with ``write(session, batch)`` in shared transactions."""
+class GroupCommit(Generic[Item, Result]):
+    """Writes items with ``write(session, batch)`` in shared transactions.
+
+    ``write`` returns each item's result, in the batch's order (an ``UPDATE … RETURNING``
+    that leases rows for each), or ``None`` when items have none.
+    """
 
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
-        write: Callable[[AsyncSession, list[Item]], Awaitable[None]],
+        write: Callable[[AsyncSession, list[Item]], Awaitable[Sequence[Result] | None]],
     ) -> None:
         self._sessionmaker = sessionmaker
         self._write = write
-        self._waiting: list[tuple[Item, asyncio.Future[None]]] = []
+        self._waiting: list[tuple[Item, asyncio.Future[Result | None]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def submit(self, item: Item) -> None:
-        """Return once ``item`` is committed (raise what the commit raised if it failed)."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    async def submit(self, item: Item) -> Result | None:
+        """Return ``item``'s result once it is committed (raise what the commit raised if
+        it failed)."""
+        done: asyncio.Future[Result | None] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, done))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
-        await done
+        return await done
 
     async def _flush(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting, []
             try:
                 async with self._sessionmaker() as session, session.begin():
-                    await self._write(session, [item for item, _ in batch])
+                    results = await self._write(session, [item for item, _ in batch])
             except Exception as exc:
                 for _, done in batch:
                     if not done.done():
                         done.set_exception(exc)
             else:
-                for _, done in batch:
+                for index, (_, done) in enumerate(batch):
                     if not done.done():
-                        done.set_result(None)
+                        done.set_result(None if results is None else results[index])

@@ -25,6 +25,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Row,
     Table,
     Text,
     Update,
@@ -41,6 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pollhub.db.configuration import RETRY, StoredConfiguration
+from pollhub.db.engine import one_statement_connection
 from pollhub.db.models import Instance, Notification
 from pollhub.db.types import UTCDateTime, decrypt
 from pollhub.delivery.callback_settings import CallbackSettings
@@ -130,7 +132,41 @@ async def claim_due(
     if rows and chain > 1:
         followers = {**parameters, "chain": chain - 1, "heads": [row.instance_id for row in rows]}
         rows += (await connection.execute(_chain_statement(), followers)).all()
-    instances = instances or InstanceColumns()
+    return _claimed(rows, instances or InstanceColumns())
+
+
+async def claim_following(
+    session: AsyncSession,
+    *,
+    worker_id: str,
+    now: datetime,
+    lease: timedelta,
+    instance_ids: list[int],
+    chain: int,
+    instances: InstanceColumns | None = None,
+) -> list[Claimed]:
+    """Lease, for each instance of which this worker is delivering a chain, up to
+    ``chain`` due notifications that follow it, in order, up to the first not due.
+
+    Nothing of the instance is unleased before them (its chain is leased), and no other
+    worker claims an instance while one of its notifications is leased: the next chain is
+    this worker's to take before the current one ends. One statement, in autocommit where
+    that saves round trips (:func:`~pollhub.db.engine.one_statement_connection`).
+    Returned in ``id`` order; the caller commits.
+    """
+    connection = await one_statement_connection(session)
+    parameters = {
+        "now": now,
+        "until": now + lease,
+        "worker": worker_id,
+        "chain": chain,
+        "heads": instance_ids,
+    }
+    rows = list((await connection.execute(_chain_statement(), parameters)).all())
+    return _claimed(rows, instances or InstanceColumns())
+
+
+def _claimed(rows: list[Row[Any]], instances: InstanceColumns) -> list[Claimed]:
     claimed = []
     for row in sorted(rows, key=lambda r: r.id):
         # Read at delivery time, so a rotated signature key signs every later attempt and
@@ -169,7 +205,8 @@ async def release(session: AsyncSession, *, worker_id: str, ids: list[int]) -> N
 async def record_outcomes(
     session: AsyncSession, *, worker_id: str, outcomes: list[Outcome]
 ) -> None:
-    """Write attempts back, in one statement; commits nothing, the caller does.
+    """Write attempts back, in one statement (in autocommit where that saves round trips,
+    unless one is queued); the caller commits.
 
     A row whose lease another worker has since taken over is left alone: that worker's
     attempt is the one that counts.
@@ -178,7 +215,9 @@ async def record_outcomes(
         return
     # In id order, as every writer of these rows locks them: no deadlock.
     outcomes = sorted(outcomes, key=lambda o: o.notification_id)
-    connection = await session.connection()
+    queued = [o.notification_id for o in outcomes if o.status == QUEUED]
+    # A queued outcome is followed by a second statement, in the same transaction.
+    connection = await (session.connection() if queued else one_statement_connection(session))
     if connection.dialect.name == "postgresql":
         # One statement over arrays: PostgreSQL plans and runs it once, where an
         # executemany ran one UPDATE per attempt (most of a group commit's time).
@@ -209,7 +248,6 @@ async def record_outcomes(
                 for o in outcomes
             ],
         )
-    queued = [o.notification_id for o in outcomes if o.status == QUEUED]
     if queued:
         await _queue_the_rest(session, queued, worker_id)
 

@@ -322,7 +322,7 @@ class Closer:
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], worker_id: str) -> None:
         self._worker_id = worker_id
-        self._commits: GroupCommit[Closing] = GroupCommit(sessionmaker, self._write)
+        self._commits: GroupCommit[Closing, None] = GroupCommit(sessionmaker, self._write)
 
     async def close(self, closing: Closing) -> None:
         """Return once the poll's row is written and committed."""
