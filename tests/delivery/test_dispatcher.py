@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pollhub.clock import clock
+from pollhub.delivery import dispatcher as dispatcher_module
 from pollhub.delivery.dispatcher import CHAIN, Dispatcher
+from pollhub.delivery.repository import Claimed, claim_following
 from pollhub.delivery.retry import parse_retry_after, retry_delay
 from tests.conftest import Tenant
 from tests.delivery.conftest import (
@@ -421,3 +425,40 @@ async def test_a_failure_at_the_end_of_a_chain_gives_back_the_chain_leased_after
         assert await drain(again) == CHAIN + 1
     wanted = [n.event_id for n in queued]
     assert receiver.ids() == wanted[:CHAIN] + wanted[CHAIN - 1 :]
+
+
+async def test_the_next_chain_is_leased_before_the_current_one_lets_go_of_its_instance(
+    allow_private: None,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    tenant: Tenant,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The first worker's lease of its next chain comes late; meanwhile a second worker looks
+    # for instances to take. Once the first holds no lease of the instance, the second could
+    # take its oldest notification while the first's late lease takes the ones after.
+    async def late_for_the_first(session: AsyncSession, **arguments: Any) -> list[Claimed]:
+        if arguments["worker_id"] == "first":
+            await asyncio.sleep(0.5)
+        return await claim_following(session, **arguments)
+
+    async def in_20_ms(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(0.02)  # a chain takes ~0.3 s: the late lease lands mid-chain
+        return web.json_response({})
+
+    monkeypatch.setattr(dispatcher_module, "claim_following", late_for_the_first)
+    receiver.answer = in_20_ms
+    instance = await add_instance(session, tenant, receiver.url)
+    queued = await enqueue(session, instance, count=3 * CHAIN)
+    stop = asyncio.Event()
+    first = asyncio.create_task(Dispatcher(sessionmaker, worker_id="first").run(stop))
+    await receiver.wait_until(lambda r: len(r.requests) >= 1, seconds=5)
+    second = asyncio.create_task(Dispatcher(sessionmaker, worker_id="second").run(stop))
+    try:
+        await receiver.wait_until(lambda r: len(r.requests) >= 3 * CHAIN, seconds=20)
+    finally:
+        stop.set()
+        await asyncio.gather(first, second)
+
+    assert receiver.ids() == [n.event_id for n in queued]

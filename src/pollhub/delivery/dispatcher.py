@@ -232,46 +232,60 @@ class Dispatcher:
         :meth:`run` took a third of an instance's time in bench/delivery.py.
         """
         following: asyncio.Task[list[Claimed]] | None = None
+        held: set[int] = set()  # leased to this delivery, renewed until attempted or given back
         try:
             while chain:
+                held.update(notification.id for notification in chain)
+                self._heartbeat.held.update(held)
                 following = (
-                    asyncio.create_task(self._lease_following(chain[0].instance_id))
+                    asyncio.create_task(self._lease_following(chain[0].instance_id, held))
                     if follow and len(chain) == CHAIN
                     else None
                 )
-                delivered = await self._deliver_chain(chain, stop)
+                rest = await self._deliver_chain(chain, stop, following, held)
                 chain = await self._claimed(following)
-                if not delivered:
-                    await self._give_back(chain)
+                if rest is not None:
+                    await self._give_back(rest + chain)
                     return
         finally:
             if following is not None:
                 following.cancel()  # not awaited only if this delivery was cancelled
-
-    async def _deliver_chain(self, chain: list[Claimed], stop: asyncio.Event | None) -> bool:
-        """Deliver a chain in order; True if every one was. Gives back the rest of the chain
-        after the first that was not (or once the worker stops)."""
-        held = [notification.id for notification in chain]
-        self._heartbeat.held.update(held)
-        try:
-            for done, notification in enumerate(chain, start=1):
-                try:
-                    delivered = await self._attempt(notification)
-                except Exception:  # a bug must not kill the worker; the lease brings it back
-                    log.exception("delivery of %s went wrong", notification.event_id)
-                    delivered = False
-                if not delivered or (stop is not None and stop.is_set()):
-                    await self._give_back(chain[done:])
-                    return False
-            return True
-        finally:
             self._heartbeat.held.difference_update(held)
 
-    async def _lease_following(self, instance_id: int) -> list[Claimed]:
+    async def _deliver_chain(
+        self,
+        chain: list[Claimed],
+        stop: asyncio.Event | None,
+        following: asyncio.Task[list[Claimed]] | None,
+        held: set[int],
+    ) -> list[Claimed] | None:
+        """Deliver a chain in order: ``None`` if every one was delivered, otherwise those
+        after the first that was not (or after the worker stopped), not attempted.
+
+        The next chain must be leased while this one still holds a lease — the instance's
+        last leased notification is what keeps every other claim off it — so its lease is
+        awaited before the last attempt, and before anything is given back.
+        """
+        for done, notification in enumerate(chain, start=1):
+            if done == len(chain) and following is not None:
+                await asyncio.wait({following})
+            try:
+                delivered = await self._attempt(notification)
+            except Exception:  # a bug must not kill the worker; the lease brings it back
+                log.exception("delivery of %s went wrong", notification.event_id)
+                delivered = False
+            held.discard(notification.id)
+            self._heartbeat.held.discard(notification.id)
+            if not delivered or (stop is not None and stop.is_set()):
+                return chain[done:]
+        return None
+
+    async def _lease_following(self, instance_id: int, held: set[int]) -> list[Claimed]:
         claimed = await self._following.submit(instance_id) or []
         # Renewed from now on: the chain may wait as long as a slow callback of the one
         # before it takes.
-        self._heartbeat.held.update(notification.id for notification in claimed)
+        held.update(notification.id for notification in claimed)
+        self._heartbeat.held.update(held)
         return claimed
 
     async def _claimed(self, following: asyncio.Task[list[Claimed]] | None) -> list[Claimed]:
