@@ -28,6 +28,7 @@ from sqlalchemy import (
     Row,
     Table,
     Text,
+    TextClause,
     Update,
     bindparam,
     case,
@@ -258,38 +259,33 @@ async def record_outcomes(
         await _queue_the_rest(session, queued, worker_id)
 
 
-_OUTCOMES_FROM_ARRAYS = text(
-    """
-    UPDATE notifications SET
-        status = attempt.status,
-        attempts = notifications.attempts + 1,
-        next_attempt_at = attempt.next_attempt_at,
-        delivered_at = attempt.delivered_at,
-        last_status_code = attempt.status_code,
-        last_error = attempt.error,
-        lease_owner = NULL,
-        lease_expires_at = NULL
-    FROM unnest(
+def _outcomes_from(attempts: str) -> TextClause:
+    # The same UPDATE on both databases; only where the attempts come from differs.
+    return text(
+        f"""
+        UPDATE notifications SET
+            status = attempt.status,
+            attempts = notifications.attempts + 1,
+            next_attempt_at = attempt.next_attempt_at,
+            delivered_at = attempt.delivered_at,
+            last_status_code = attempt.status_code,
+            last_error = attempt.error,
+            lease_owner = NULL,
+            lease_expires_at = NULL
+        FROM {attempts}
+        WHERE notifications.id = attempt.id AND notifications.lease_owner = :worker
+        """
+    )
+
+
+_OUTCOMES_FROM_ARRAYS = _outcomes_from(
+    """unnest(
         CAST(:ids AS integer[]), CAST(:statuses AS varchar[]), CAST(:nexts AS timestamptz[]),
         CAST(:delivereds AS timestamptz[]), CAST(:codes AS integer[]), CAST(:errors AS text[])
-    ) AS attempt(id, status, next_attempt_at, delivered_at, status_code, error)
-    WHERE notifications.id = attempt.id AND notifications.lease_owner = :worker
-    """
+    ) AS attempt(id, status, next_attempt_at, delivered_at, status_code, error)"""
 )
-
-
-_OUTCOMES_FROM_JSON = text(
-    """
-    UPDATE notifications SET
-        status = attempt.status,
-        attempts = notifications.attempts + 1,
-        next_attempt_at = attempt.next_attempt_at,
-        delivered_at = attempt.delivered_at,
-        last_status_code = attempt.status_code,
-        last_error = attempt.error,
-        lease_owner = NULL,
-        lease_expires_at = NULL
-    FROM (
+_OUTCOMES_FROM_JSON = _outcomes_from(
+    """(
         SELECT
             json_extract(value, '$.id') AS id,
             json_extract(value, '$.status') AS status,
@@ -298,9 +294,7 @@ _OUTCOMES_FROM_JSON = text(
             json_extract(value, '$.code') AS status_code,
             json_extract(value, '$.error') AS error
         FROM json_each(:attempts)
-    ) AS attempt
-    WHERE notifications.id = attempt.id AND notifications.lease_owner = :worker
-    """
+    ) AS attempt"""
 )
 
 
