@@ -1050,7 +1050,11 @@ async def run(args: argparse.Namespace, database: str, database_url: str, log_di
     for _ in range(args.workers):
         cluster.start_worker()
     try:
-        async with httpx.AsyncClient(base_url=cluster.url, timeout=60) as http:
+        # Idle connections are dropped before uvicorn's 5 s keep-alive ends: reusing one the
+        # server is closing just then failed a run with httpx.ReadError (the client's, not
+        # pollhub's).
+        limits = httpx.Limits(keepalive_expiry=2)
+        async with httpx.AsyncClient(base_url=cluster.url, timeout=60, limits=limits) as http:
             await wait_for_health(http)
             soak.timings["start"] = time.monotonic() - begun
             print(
