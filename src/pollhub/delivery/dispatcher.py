@@ -235,8 +235,7 @@ class Dispatcher:
         held: set[int] = set()  # leased to this delivery, renewed until attempted or given back
         try:
             while chain:
-                held.update(notification.id for notification in chain)
-                self._heartbeat.held.update(held)
+                self._hold(held, chain)
                 following = (
                     asyncio.create_task(self._lease_following(chain[0].instance_id, held))
                     if follow and len(chain) == CHAIN
@@ -274,8 +273,7 @@ class Dispatcher:
             except Exception:  # a bug must not kill the worker; the lease brings it back
                 log.exception("delivery of %s went wrong", notification.event_id)
                 delivered = False
-            held.discard(notification.id)
-            self._heartbeat.held.discard(notification.id)
+            self._let_go(held, notification)
             if not delivered or (stop is not None and stop.is_set()):
                 return chain[done:]
         return None
@@ -284,9 +282,19 @@ class Dispatcher:
         claimed = await self._following.submit(instance_id) or []
         # Renewed from now on: the chain may wait as long as a slow callback of the one
         # before it takes.
-        held.update(notification.id for notification in claimed)
-        self._heartbeat.held.update(held)
+        self._hold(held, claimed)
         return claimed
+
+    def _hold(self, held: set[int], notifications: list[Claimed]) -> None:
+        """Count ``notifications`` as leased to a delivery, and renew their leases."""
+        ids = {notification.id for notification in notifications}
+        held |= ids
+        self._heartbeat.held |= ids
+
+    def _let_go(self, held: set[int], notification: Claimed) -> None:
+        """Stop renewing an attempted notification's lease (its result cleared it)."""
+        held.discard(notification.id)
+        self._heartbeat.held.discard(notification.id)
 
     async def _claimed(self, following: asyncio.Task[list[Claimed]] | None) -> list[Claimed]:
         if following is None:
