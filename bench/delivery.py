@@ -232,8 +232,10 @@ def main() -> None:
     os.environ["POLLHUB_ALLOW_PRIVATE_CALLBACKS"] = "true"
     sys.path.insert(0, str(ROOT / "src"))
     from pollhub.db.migrate import upgrade_to_head
+    from pollhub.runtime import tune_garbage_collector
 
     upgrade_to_head(args.database_url)
+    tune_garbage_collector()  # as `pollhub worker` does; the bare loops run with it too
     port = free_port()
     receiver = start_receiver(port)
     url = f"http://127.0.0.1:{port}/events"

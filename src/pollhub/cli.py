@@ -21,6 +21,7 @@ from pollhub.errors import PollhubError
 from pollhub.logs import configure_logging
 from pollhub.metrics import serve_metrics
 from pollhub.oauth.client import close_token_transports
+from pollhub.runtime import tune_garbage_collector
 from pollhub.settings import generate_secret_key, get_settings
 from pollhub.tenancy import service as tenancy
 from pollhub.worker import run_until_signalled, run_worker
@@ -77,6 +78,7 @@ def worker(
             await engine.dispose()
 
     configure_logging()
+    tune_garbage_collector()
     asyncio.run(run_until_signalled(run))
 
 
@@ -192,6 +194,7 @@ def _run_api(host: str, port: int, factory: str = "pollhub.app:create_app") -> N
             "to open the sandbox to the network on purpose"
         )
     configure_logging()
+    tune_garbage_collector()
     uvicorn.run(
         factory,
         factory=True,
