@@ -3,8 +3,11 @@
 Fills an outbox with N notifications spread over many instances, runs one
 :class:`~pollhub.delivery.dispatcher.Dispatcher` (claims, signing, POSTs, recording) until
 all are delivered to a local receiver in another process (uvicorn), then POSTs the same
-bodies in a bare loop — with httpx's default transport (the issue's yardstick) and with
-aiohttp (the client the dispatcher uses) — in the same run. Prints the rates and ratios.
+bodies in a bare aiohttp loop (the client the dispatcher uses). It does so ``--rounds``
+times, each on a fresh set of instances, so each dispatcher run sits right beside its bare
+loop: this machine's speed drifts by half within minutes, and one pair often differs from
+the next by a third. Prints every round and the medians, then a bare loop on httpx's
+default transport (the issue's first yardstick) once.
 
     python bench/delivery.py                       # SQLite in a temporary folder
     python bench/delivery.py --database-url postgresql+asyncpg://postgres@127.0.0.1/scratch
@@ -16,10 +19,12 @@ import argparse
 import asyncio
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,6 +38,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--instances", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--signed", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--rounds", type=int, default=3, help="dispatcher and bare loop pairs")
     return parser.parse_args()
 
 
@@ -239,30 +245,56 @@ def main() -> None:
     port = free_port()
     receiver = start_receiver(port)
     url = f"http://127.0.0.1:{port}/events"
+    database = args.database_url.split(":", 1)[0]
+    print(
+        f"database {database}; {args.notifications} notifications over {args.instances} "
+        f"instances; concurrency {args.concurrency}; signed {args.signed}; "
+        f"{args.rounds} rounds"
+    )
+    rounds: list[Round] = []
     try:
-        instance_ids = asyncio.run(fill_outbox(args, url))
-        rate, cpu, delivered = asyncio.run(run_dispatcher(args, instance_ids))
-        bodies = asyncio.run(load_bodies(args, instance_ids))
+        for number in range(1, args.rounds + 1):
+            instance_ids = asyncio.run(fill_outbox(args, url))
+            rate, cpu, delivered = asyncio.run(run_dispatcher(args, instance_ids))
+            bodies = asyncio.run(load_bodies(args, instance_ids))
+            bare_rate, bare_cpu = asyncio.run(bare_aiohttp(url, bodies, args.concurrency))
+            rounds.append(Round(rate, cpu, delivered, bare_rate, bare_cpu))
+            print(
+                f"round {number}: dispatcher {rate:.0f} callbacks/s ({delivered} marked "
+                f"delivered; {cpu * 1000:.2f} ms of CPU a callback), bare aiohttp loop "
+                f"{bare_rate:.0f} POSTs/s ({bare_cpu * 1000:.2f} ms a POST): "
+                f"ratio {rate / bare_rate:.2f}",
+                flush=True,
+            )
         httpx_rate = asyncio.run(bare_httpx(url, bodies, args.concurrency))
-        aiohttp_rate, aiohttp_cpu = asyncio.run(bare_aiohttp(url, bodies, args.concurrency))
     finally:
         receiver.terminate()
         receiver.wait()
         scratch.cleanup()
-    database = args.database_url.split(":", 1)[0]
+    rate = statistics.median(r.rate for r in rounds)
+    ratios = [r.rate / r.bare_rate for r in rounds]
     print(
-        f"database {database}; {args.notifications} notifications over {args.instances} "
-        f"instances; concurrency {args.concurrency}; signed {args.signed}"
+        f"dispatcher           {rate:8.0f} callbacks/s  (median; "
+        f"{statistics.median(r.cpu for r in rounds) * 1000:.2f} ms of CPU a callback)"
     )
     print(
-        f"dispatcher           {rate:8.0f} callbacks/s  ({delivered} marked delivered; "
-        f"{cpu * 1000:.2f} ms of CPU a callback)"
+        f"bare aiohttp loop    {statistics.median(r.bare_rate for r in rounds):8.0f} POSTs/s"
+        f"      ratio {statistics.median(ratios):.2f} (median of rounds; "
+        f"{min(ratios):.2f}-{max(ratios):.2f}; "
+        f"{statistics.median(r.bare_cpu for r in rounds) * 1000:.2f} ms of CPU a POST)"
     )
     print(f"bare httpx loop      {httpx_rate:8.0f} POSTs/s      ratio {rate / httpx_rate:.2f}")
-    print(
-        f"bare aiohttp loop    {aiohttp_rate:8.0f} POSTs/s      ratio {rate / aiohttp_rate:.2f}"
-        f"  ({aiohttp_cpu * 1000:.2f} ms of CPU a POST)"
-    )
+
+
+@dataclass(frozen=True)
+class Round:
+    """One dispatcher run and the bare loop of its requests right after it."""
+
+    rate: float
+    cpu: float
+    delivered: int
+    bare_rate: float
+    bare_cpu: float
 
 
 if __name__ == "__main__":
