@@ -45,6 +45,16 @@ async def test_metrics_show_the_backlog_and_the_age_of_its_oldest_callback(
     assert 299 < found["pollhub_delivery_oldest_pending_seconds"] < 330
 
 
+async def test_every_attempt_outcome_is_exported_before_the_first_attempt(
+    client: httpx.AsyncClient,
+) -> None:
+    # So an alert on the rate of failed callbacks has a series to watch from the start.
+    found = samples((await client.get("/metrics")).text)
+
+    for outcome in ("delivered", "retrying", "failed", "queued"):
+        assert f'pollhub_delivery_attempts_total{{outcome="{outcome}"}}' in found
+
+
 async def test_a_separate_worker_process_serves_its_delivery_metrics(
     settings_env: str,
     session: AsyncSession,

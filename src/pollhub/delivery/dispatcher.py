@@ -355,7 +355,7 @@ class Dispatcher:
             metrics.ATTEMPT_SECONDS.observe(time.perf_counter() - started)
         self.attempts_made += 1
         outcome = self._outcome(notification, result, clock.now())
-        metrics.ATTEMPTS.labels(outcome.status).inc()
+        metrics.ATTEMPTS_BY_OUTCOME[outcome.status].inc()
         try:
             await self._results.submit(outcome)
         except Exception:  # not recorded: the lease expires and the attempt is repeated

@@ -36,7 +36,7 @@ _USER_AGENT = f"pollhub/{__version__}"
 
 def elements_signature(signature_key: str, body: bytes) -> str:
     """The ``Elements-Webhook-Signature`` value: ``sha256=`` + base64 HMAC-SHA256 of ``body``."""
-    digest = hmac.new(signature_key.encode(), body, hashlib.sha256).digest()
+    digest = hmac.digest(signature_key.encode(), body, "sha256")  # one shot, no HMAC object
     return "sha256=" + base64.b64encode(digest).decode()
 
 
