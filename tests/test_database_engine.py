@@ -1,6 +1,7 @@
 """The PostgreSQL engine: a pooled connection whose server process has died (a restarted
 database, a killed backend, a dropped network path) is replaced as it is checked out, so
-no request, poll or delivery meets it; a write of one statement runs in autocommit (behind
+no request, poll or delivery meets it — a group commit, which skips that check, writes its
+batch again on a fresh connection; a write of one statement runs in autocommit (behind
 PgBouncer, and on SQLite, in a transaction: tests/test_pgbouncer.py, below)."""
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from pollhub.db.engine import create_engine, create_sessionmaker, one_statement_connection
+from pollhub.db.group_commit import GroupCommit
 from tests.conftest import POSTGRES_ADMIN_DSN, _postgres_reachable
 
 
@@ -45,6 +49,54 @@ async def test_a_pooled_connection_whose_backend_was_killed_is_replaced_at_check
             second = await connection.scalar(text("SELECT pg_backend_pid()"))
 
         assert second != first
+    finally:
+        await engine.dispose()
+
+
+async def _backend_pids(session: AsyncSession, items: list[str]) -> list[int]:
+    pid = await session.scalar(text("SELECT pg_backend_pid()"))
+    return [pid for _ in items]
+
+
+async def test_a_group_commit_whose_connection_was_killed_writes_its_batch_again(
+    postgres_url: str,
+) -> None:
+    engine = create_engine(postgres_url)
+    tries: list[str] = []
+
+    async def write(session: AsyncSession, items: list[str]) -> list[int]:
+        tries.append("try")
+        return await _backend_pids(session, items)
+
+    try:
+        commits = GroupCommit(create_sessionmaker(engine), write)
+        first = await commits.submit("one")
+        assert first is not None
+        await _kill(first)
+
+        second = await commits.submit("two")  # the pooled connection, dead and not pinged
+
+        assert second is not None and second != first
+        assert len(tries) == 3  # "two" ran on the dead connection, then on a fresh one
+    finally:
+        await engine.dispose()
+
+
+async def test_a_group_commit_does_not_write_again_after_an_error_of_its_own(
+    postgres_url: str,
+) -> None:
+    engine = create_engine(postgres_url)
+    tries: list[str] = []
+
+    async def write(session: AsyncSession, items: list[str]) -> None:
+        tries.append("try")
+        await session.execute(text("SELECT * FROM no_such_table"))
+
+    try:
+        commits = GroupCommit(create_sessionmaker(engine), write)
+        with pytest.raises(DBAPIError, match="no_such_table"):
+            await commits.submit("one")
+        assert len(tries) == 1
     finally:
         await engine.dispose()
 

@@ -9,6 +9,9 @@ documents for asyncpg behind PgBouncer.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 from uuid import uuid4
 
@@ -28,6 +31,8 @@ from pollhub.settings import get_settings
 PGBOUNCER_PARAMETER = "pgbouncer"
 # An engine's execution option: a write of one statement may run in autocommit.
 _ONE_STATEMENT_AUTOCOMMIT = "pollhub_one_statement_autocommit"
+# Set where checkouts are not pinged (:func:`unpinged_checkouts`).
+_UNPINGED: ContextVar[bool] = ContextVar("pollhub_unpinged_checkouts", default=False)
 
 
 def create_engine(database_url: str) -> AsyncEngine:
@@ -65,10 +70,28 @@ def _ping(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     trips on asyncpg (``BEGIN``, a query, ``ROLLBACK``: its query is a prepared statement,
     which PgBouncer's transaction mode needs inside a transaction); a query in the
     simple protocol is one message, safe behind PgBouncer, and one round trip."""
+    if _UNPINGED.get():
+        return
     try:
         dbapi_connection.run_async(lambda connection: connection.execute("SELECT 1"))
     except Exception as exc:
         raise InvalidatePoolError(f"pooled connection is gone: {exc}") from exc
+
+
+@contextmanager
+def unpinged_checkouts() -> Iterator[None]:
+    """Connections checked out inside are not pinged first.
+
+    For a caller that runs its work again when a connection turns out dead (a
+    ``DBAPIError`` with ``connection_invalidated``, after which SQLAlchemy replaces every
+    pooled connection as it is next checked out): it saves the ping's round trip, and
+    handles a dead connection as SQLAlchemy's "optimistic" disconnect handling does.
+    """
+    token = _UNPINGED.set(True)
+    try:
+        yield
+    finally:
+        _UNPINGED.reset(token)
 
 
 async def one_statement_connection(session: AsyncSession) -> AsyncConnection:
