@@ -93,7 +93,7 @@ async def test_a_group_commit_does_not_write_again_after_an_error_of_its_own(
         await session.execute(text("SELECT * FROM no_such_table"))
 
     try:
-        commits = GroupCommit(create_sessionmaker(engine), write)
+        commits: GroupCommit[str, None] = GroupCommit(create_sessionmaker(engine), write)
         with pytest.raises(DBAPIError, match="no_such_table"):
             await commits.submit("one")
         assert len(tries) == 1
