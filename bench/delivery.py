@@ -2,11 +2,11 @@
 
 Fills an outbox with N notifications spread over many instances, runs one
 :class:`~pollhub.delivery.dispatcher.Dispatcher` (claims, signing, POSTs, recording) until
-all are delivered to a local receiver in another process (uvicorn), then POSTs the same
-bodies in a bare aiohttp loop (the client the dispatcher uses). It does so ``--rounds``
-times, each on a fresh set of instances, so each dispatcher run sits right beside its bare
-loop: this machine's speed drifts by half within minutes, and one pair often differs from
-the next by a third. Prints every round and the medians, then a bare loop on httpx's
+all are delivered to a local receiver in another process (uvicorn), then sends the same
+requests (bodies and headers, signed beforehand) in a bare aiohttp loop (the client the
+dispatcher uses). It does so ``--rounds`` times, each on a fresh set of instances, so each
+dispatcher run sits right beside its bare loop: this machine's speed drifts by half within
+minutes, and one pair often differs from the next by a third. Prints every round and the medians, then a bare loop on httpx's
 default transport (the issue's first yardstick) once.
 
     python bench/delivery.py                       # SQLite in a temporary folder
@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+SIGNATURE_KEY = "bench-key"
 
 
 def parse_args() -> argparse.Namespace:
@@ -105,7 +106,7 @@ async def fill_outbox(args: argparse.Namespace, callback_url: str) -> list[int]:
                     "event.notification.enabled": True,
                     "event.notification.callback.url": callback_url,
                 },
-                secrets={"event.notification.signature.key": "bench-key"} if args.signed else {},
+                secrets={"event.notification.signature.key": SIGNATURE_KEY} if args.signed else {},
                 valid=True,
                 disabled=False,
                 events_enabled=True,
@@ -171,33 +172,45 @@ async def run_dispatcher(
     return args.notifications / elapsed, cpu / args.notifications, int(delivered or 0)
 
 
-async def load_bodies(args: argparse.Namespace, instance_ids: list[int]) -> list[bytes]:
+Request = tuple[bytes, dict[str, str]]
+
+
+async def load_requests(args: argparse.Namespace, instance_ids: list[int]) -> list[Request]:
+    """The dispatcher's requests, body and headers, signed here before the bare loops time
+    anything: they send what the dispatcher sent, without its work."""
     from sqlalchemy import select
 
+    from pollhub.clock import clock
     from pollhub.db.engine import create_engine, create_sessionmaker
     from pollhub.db.models import Notification
+    from pollhub.delivery.signing import callback_headers
 
     engine = create_engine(args.database_url)
     async with create_sessionmaker(engine)() as session:
-        bodies = list(
-            await session.scalars(
-                select(Notification.body).where(Notification.instance_id.in_(instance_ids))
+        rows = (
+            await session.execute(
+                select(Notification.event_id, Notification.body).where(
+                    Notification.instance_id.in_(instance_ids)
+                )
             )
-        )
+        ).all()
     await engine.dispose()
-    return bodies
+    key = SIGNATURE_KEY if args.signed else None
+    return [
+        (body, callback_headers(event_id=event_id, body=body, signature_key=key, now=clock.now()))
+        for event_id, body in rows
+    ]
 
 
-async def bare_httpx(url: str, bodies: list[bytes], concurrency: int) -> float:
+async def bare_httpx(url: str, requests: list[Request], concurrency: int) -> float:
     import httpx
 
     slots = asyncio.Semaphore(concurrency)
     limits = httpx.Limits(max_connections=concurrency)
-    headers = {"Content-Type": "application/json"}
     async with httpx.AsyncClient(limits=limits) as client:
         failures = 0
 
-        async def post(body: bytes) -> None:
+        async def post(body: bytes, headers: dict[str, str]) -> None:
             nonlocal failures
             async with slots:
                 try:
@@ -206,27 +219,26 @@ async def bare_httpx(url: str, bodies: list[bytes], concurrency: int) -> float:
                     failures += 1
 
         started = time.perf_counter()
-        await asyncio.gather(*(post(b) for b in bodies))
-        return (len(bodies) - failures) / (time.perf_counter() - started)
+        await asyncio.gather(*(post(body, headers) for body, headers in requests))
+        return (len(requests) - failures) / (time.perf_counter() - started)
 
 
-async def bare_aiohttp(url: str, bodies: list[bytes], concurrency: int) -> tuple[float, float]:
+async def bare_aiohttp(url: str, requests: list[Request], concurrency: int) -> tuple[float, float]:
     import aiohttp
 
     slots = asyncio.Semaphore(concurrency)
-    headers = {"Content-Type": "application/json"}
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
 
-        async def post(body: bytes) -> None:
+        async def post(body: bytes, headers: dict[str, str]) -> None:
             async with slots, session.post(url, data=body, headers=headers) as response:
                 await response.read()
                 response.raise_for_status()
 
         started, cpu_started = time.perf_counter(), time.process_time()
-        await asyncio.gather(*(post(b) for b in bodies))
+        await asyncio.gather(*(post(body, headers) for body, headers in requests))
         cpu = time.process_time() - cpu_started
-        return len(bodies) / (time.perf_counter() - started), cpu / len(bodies)
+        return len(requests) / (time.perf_counter() - started), cpu / len(requests)
 
 
 def main() -> None:
@@ -256,8 +268,8 @@ def main() -> None:
         for number in range(1, args.rounds + 1):
             instance_ids = asyncio.run(fill_outbox(args, url))
             rate, cpu, delivered = asyncio.run(run_dispatcher(args, instance_ids))
-            bodies = asyncio.run(load_bodies(args, instance_ids))
-            bare_rate, bare_cpu = asyncio.run(bare_aiohttp(url, bodies, args.concurrency))
+            requests = asyncio.run(load_requests(args, instance_ids))
+            bare_rate, bare_cpu = asyncio.run(bare_aiohttp(url, requests, args.concurrency))
             rounds.append(Round(rate, cpu, delivered, bare_rate, bare_cpu))
             print(
                 f"round {number}: dispatcher {rate:.0f} callbacks/s ({delivered} marked "
@@ -266,7 +278,7 @@ def main() -> None:
                 f"ratio {rate / bare_rate:.2f}",
                 flush=True,
             )
-        httpx_rate = asyncio.run(bare_httpx(url, bodies, args.concurrency))
+        httpx_rate = asyncio.run(bare_httpx(url, requests, args.concurrency))
     finally:
         receiver.terminate()
         receiver.wait()
