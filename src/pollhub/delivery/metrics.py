@@ -18,7 +18,7 @@ from pollhub.delivery.repository import PENDING, RETRYING, STATUSES
 
 ATTEMPTS = Counter(
     "pollhub_delivery_attempts_total",
-    "Callback delivery attempts by outcome (delivered, retrying, failed)",
+    "Callback delivery attempts by outcome (delivered, retrying, failed, queued)",
     ["outcome"],
 )
 # One child per outcome, made once: each series is exported (at 0) from the start, and an
