@@ -7,13 +7,14 @@ PgBouncer, and on SQLite, in a transaction: tests/test_pgbouncer.py, below)."""
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from pollhub.db.engine import create_engine, create_sessionmaker, one_statement_connection
 from pollhub.db.group_commit import GroupCommit
@@ -28,6 +29,14 @@ def postgres_url() -> str:
     return POSTGRES_ADMIN_DSN.replace("postgresql://", "postgresql+asyncpg://")
 
 
+@pytest.fixture
+async def engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
+    """pollhub's engine on PostgreSQL itself, disposed after the test."""
+    engine = create_engine(postgres_url)
+    yield engine
+    await engine.dispose()
+
+
 async def _kill(pid: int) -> None:
     admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
     try:
@@ -37,20 +46,16 @@ async def _kill(pid: int) -> None:
 
 
 async def test_a_pooled_connection_whose_backend_was_killed_is_replaced_at_checkout(
-    postgres_url: str,
+    engine: AsyncEngine,
 ) -> None:
-    engine = create_engine(postgres_url)
-    try:
-        async with engine.connect() as connection:
-            first = await connection.scalar(text("SELECT pg_backend_pid()"))
-        await _kill(first)
+    async with engine.connect() as connection:
+        first = await connection.scalar(text("SELECT pg_backend_pid()"))
+    await _kill(first)
 
-        async with engine.connect() as connection:  # the same pooled connection, dead
-            second = await connection.scalar(text("SELECT pg_backend_pid()"))
+    async with engine.connect() as connection:  # the same pooled connection, dead
+        second = await connection.scalar(text("SELECT pg_backend_pid()"))
 
-        assert second != first
-    finally:
-        await engine.dispose()
+    assert second != first
 
 
 async def _backend_pids(session: AsyncSession, items: list[str]) -> list[int]:
@@ -59,64 +64,48 @@ async def _backend_pids(session: AsyncSession, items: list[str]) -> list[int]:
 
 
 async def test_a_group_commit_whose_connection_was_killed_writes_its_batch_again(
-    postgres_url: str,
+    engine: AsyncEngine,
 ) -> None:
-    engine = create_engine(postgres_url)
     tries: list[str] = []
 
     async def write(session: AsyncSession, items: list[str]) -> list[int]:
         tries.append("try")
         return await _backend_pids(session, items)
 
-    try:
-        commits = GroupCommit(create_sessionmaker(engine), write)
-        first = await commits.submit("one")
-        assert first is not None
-        await _kill(first)
+    commits = GroupCommit(create_sessionmaker(engine), write)
+    first = await commits.submit("one")
+    assert first is not None
+    await _kill(first)
 
-        second = await commits.submit("two")  # the pooled connection, dead and not pinged
+    second = await commits.submit("two")  # the pooled connection, dead and not pinged
 
-        assert second is not None and second != first
-        assert len(tries) == 3  # "two" ran on the dead connection, then on a fresh one
-    finally:
-        await engine.dispose()
+    assert second is not None and second != first
+    assert len(tries) == 3  # "two" ran on the dead connection, then on a fresh one
 
 
 async def test_a_group_commit_does_not_write_again_after_an_error_of_its_own(
-    postgres_url: str,
+    engine: AsyncEngine,
 ) -> None:
-    engine = create_engine(postgres_url)
     tries: list[str] = []
 
     async def write(session: AsyncSession, items: list[str]) -> None:
         tries.append("try")
         await session.execute(text("SELECT * FROM no_such_table"))
 
-    try:
-        commits: GroupCommit[str, None] = GroupCommit(create_sessionmaker(engine), write)
-        with pytest.raises(DBAPIError, match="no_such_table"):
-            await commits.submit("one")
-        assert len(tries) == 1
-    finally:
-        await engine.dispose()
+    commits: GroupCommit[str, None] = GroupCommit(create_sessionmaker(engine), write)
+    with pytest.raises(DBAPIError, match="no_such_table"):
+        await commits.submit("one")
+    assert len(tries) == 1
 
 
-async def _transaction_ids(url: str) -> tuple[int, int]:
-    """The ids of the transactions two statements of one session's write ran in."""
-    engine = create_engine(url)
-    try:
-        async with create_sessionmaker(engine)() as session, session.begin():
-            connection = await one_statement_connection(session)
-            first = await connection.scalar(text("SELECT txid_current()"))
-            second = await connection.scalar(text("SELECT txid_current()"))
-            return first, second
-    finally:
-        await engine.dispose()
-
-
-async def test_a_one_statement_write_runs_in_autocommit_on_postgresql(postgres_url: str) -> None:
+async def test_a_one_statement_write_runs_in_autocommit_on_postgresql(
+    engine: AsyncEngine,
+) -> None:
     # No BEGIN and COMMIT around it: each statement is a transaction of its own.
-    first, second = await _transaction_ids(postgres_url)
+    async with create_sessionmaker(engine)() as session, session.begin():
+        connection = await one_statement_connection(session)
+        first = await connection.scalar(text("SELECT txid_current()"))
+        second = await connection.scalar(text("SELECT txid_current()"))
 
     assert first != second
 
