@@ -6,8 +6,8 @@ all are delivered to a local receiver in another process (uvicorn), then sends t
 requests (bodies and headers, signed beforehand) in a bare aiohttp loop (the client the
 dispatcher uses). It does so ``--rounds`` times, each on a fresh set of instances, so each
 dispatcher run sits right beside its bare loop: this machine's speed drifts by half within
-minutes, and one pair often differs from the next by a third. Prints every round and the medians, then a bare loop on httpx's
-default transport (the issue's first yardstick) once.
+minutes, and one pair often differs from the next by a third. Prints every round and the
+medians, then a bare loop on httpx's default transport (the issue's first yardstick) once.
 
     python bench/delivery.py                       # SQLite in a temporary folder
     python bench/delivery.py --database-url postgresql+asyncpg://postgres@127.0.0.1/scratch

@@ -462,3 +462,53 @@ async def test_the_next_chain_is_leased_before_the_current_one_lets_go_of_its_in
         await asyncio.gather(first, second)
 
     assert receiver.ids() == [n.event_id for n in queued]
+
+
+async def test_a_busy_worker_with_nothing_new_claims_less_often_yet_finds_a_new_instance(
+    allow_private: None,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    tenant: Tenant,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A claim over a large backlog is costly (modelled by a slow one): while every due
+    instance is in flight, empty claims are spaced in proportion to their cost instead of
+    repeated every idle period, and a new instance's notification still goes out soon."""
+    claims = 0
+    claim_due = dispatcher_module.claim_due
+
+    async def slow_claim(*args: Any, **kwargs: Any) -> list[Claimed]:
+        nonlocal claims
+        claims += 1
+        await asyncio.sleep(0.05)
+        return await claim_due(*args, **kwargs)
+
+    monkeypatch.setattr(dispatcher_module, "claim_due", slow_claim)
+
+    async def hang_on_slow(request: web.Request) -> web.StreamResponse:
+        if request.path == "/slow":
+            await receiver.release.wait()
+        return web.json_response({})
+
+    receiver.answer = hang_on_slow
+    slow = await add_instance(session, tenant, receiver.url.replace("/events", "/slow"))
+    await enqueue(session, slow, count=1)
+    stop = asyncio.Event()
+    dispatcher = Dispatcher(sessionmaker, worker_id="paced", timeout_seconds=10)
+    worker = asyncio.create_task(dispatcher.run(stop))
+    try:
+        await receiver.wait_until(lambda r: len(r.requests) == 1, seconds=4)
+        claims = 0
+        await asyncio.sleep(1.5)  # the slow callback hangs; nothing else is due
+        empty_claims = claims
+        late = await add_instance(session, tenant, receiver.url)
+        [new] = await enqueue(session, late, count=1)
+        await receiver.wait_until(lambda r: new.event_id in r.ids(), seconds=3)
+    finally:
+        receiver.release.set()
+        stop.set()
+        await worker
+
+    # Every 0.1 s would be 10 in 1.5 s (or 15 with claims of 50 ms); paced, one each 0.55 s.
+    assert empty_claims <= 4

@@ -1,0 +1,72 @@
+"""Claims over a large backlog on SQLite, which keeps no statistics (pollhub.db.planner).
+
+Without statistics SQLite took the ``(status, next_attempt_at)`` index for every claim,
+reading the whole backlog each time (15 ms a claim over 20,000 due). The claims must lead
+from each instance's first notification instead, whatever the outbox holds.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import Executable
+
+from pollhub.db.migrate import upgrade_to_head
+from pollhub.delivery import repository
+
+
+@pytest.fixture(scope="module")
+def outbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database, never analyzed (as pollhub leaves it)."""
+    path = tmp_path_factory.mktemp("plans") / "pollhub.db"
+    upgrade_to_head(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+def plan(path: Path, statement: Executable, **parameters: Any) -> str:
+    compiled = statement.compile(dialect=sqlite.dialect())
+    params = compiled.construct_params(parameters)
+    sql = str(compiled)
+    values: list[Any] = []
+    for name in compiled.positiontup or []:
+        value = params[name]
+        if isinstance(value, list):  # an expanding IN: one placeholder per value
+            sql = sql.replace(f"(__[POSTCOMPILE_{name}])", "(" + ",".join("?" * len(value)) + ")")
+            values += value
+        else:
+            values.append(value)
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute("EXPLAIN QUERY PLAN " + sql, values).fetchall()
+    return "\n".join(row[-1] for row in rows)
+
+
+def test_a_claim_finds_each_instances_first_notification_from_the_per_instance_index(
+    outbox: Path,
+) -> None:
+    steps = plan(outbox, repository._claim_statement(), now="x", until="x", worker="w", limit=9)
+    assert "ix_notifications_undelivered" in steps
+    assert "ix_notifications_due" not in steps
+
+
+@pytest.mark.parametrize("instances", [1, 10, 80])
+def test_leasing_the_next_chains_reads_only_those_instances(outbox: Path, instances: int) -> None:
+    steps = plan(
+        outbox,
+        repository._chain_statement(),
+        now="x",
+        until="x",
+        worker="w",
+        chain=16,
+        heads=list(range(instances)),
+    )
+    assert "ix_notifications_due" not in steps
+
+
+def test_postgresql_gets_the_conditions_as_they_are() -> None:
+    text = str(repository._claim_statement().compile(dialect=postgresql.dialect()))
+    assert "likelihood" not in text
+    assert "status IN ('pending', 'retrying')" in text
