@@ -181,9 +181,9 @@ class Notification(Base):
 
     __tablename__ = "notifications"
     __table_args__ = (
-        Index("ix_notifications_due", "status", "next_attempt_at"),
         # Partial indexes for the dispatcher's claim (migrations 0003, 0006): undelivered
-        # rows in order, per instance, and the few leased at any moment.
+        # rows in order, per instance, and the few leased at any moment. No index leads with
+        # the status (migration 0014): every lease and result rewrites the row.
         Index(
             "ix_notifications_queue", "id", sqlite_where=_UNDELIVERED, postgresql_where=_UNDELIVERED
         ),

@@ -45,7 +45,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pollhub.db.configuration import RETRY, StoredConfiguration
 from pollhub.db.engine import one_statement_connection
 from pollhub.db.models import Instance, Notification
-from pollhub.db.planner import common
 from pollhub.db.types import UTCDateTime, decrypt
 from pollhub.delivery.callback_settings import CallbackSettings
 
@@ -458,6 +457,4 @@ def _undelivered(status: ColumnElement[str]) -> ColumnElement[bool]:
 
 
 def _in(status: ColumnElement[str], values: tuple[str, ...]) -> ColumnElement[bool]:
-    # Most rows a claim reads are in these states: without statistics SQLite would walk
-    # the status index instead of the per-instance ones (pollhub.db.planner).
-    return common(status.in_([literal_column(f"'{value}'") for value in values]))
+    return status.in_([literal_column(f"'{value}'") for value in values])
