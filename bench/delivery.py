@@ -35,12 +35,20 @@ SIGNATURE_KEY = "bench-key"
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
-    parser.add_argument("--notifications", type=int, default=5000)
-    parser.add_argument("--instances", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--notifications", type=positive, default=5000)
+    parser.add_argument("--instances", type=positive, default=200)
+    parser.add_argument("--concurrency", type=positive, default=64)
     parser.add_argument("--signed", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--rounds", type=int, default=3, help="dispatcher and bare loop pairs")
+    parser.add_argument("--rounds", type=positive, default=3, help="dispatcher and bare loop pairs")
     return parser.parse_args()
+
+
+def positive(text: str) -> int:
+    """An argument that must be a whole number of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def free_port() -> int:

@@ -8,6 +8,7 @@ it. The claims must lead from each instance's first notification, whatever the o
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ def outbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def plan(path: Path, statement: Executable, **parameters: Any) -> str:
+    """SQLite's plan for ``statement`` with ``parameters``, one step a line."""
     compiled = statement.compile(dialect=sqlite.dialect())
     params = compiled.construct_params(parameters)
     sql = str(compiled)
@@ -40,7 +42,7 @@ def plan(path: Path, statement: Executable, **parameters: Any) -> str:
             values += value
         else:
             values.append(value)
-    with sqlite3.connect(path) as connection:
+    with closing(sqlite3.connect(path)) as connection:
         rows = connection.execute("EXPLAIN QUERY PLAN " + sql, values).fetchall()
     return "\n".join(row[-1] for row in rows)
 

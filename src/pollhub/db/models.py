@@ -181,7 +181,7 @@ class Notification(Base):
 
     __tablename__ = "notifications"
     __table_args__ = (
-        # Partial indexes for the dispatcher's claim (migrations 0003, 0006): undelivered
+        # Partial indexes for the dispatcher's claim (migrations 0003, 0009): undelivered
         # rows in order, per instance, and the few leased at any moment. No index leads with
         # the status (migration 0014): every lease and result rewrites the row.
         Index(
