@@ -201,12 +201,7 @@ async def test_a_slow_receiver_does_not_delay_other_instances_in_the_worker_loop
     tenant: Tenant,
     receiver: Receiver,
 ) -> None:
-    async def slow_for_one_path(request: web.Request) -> web.StreamResponse:
-        if request.path == "/slow":
-            await receiver.release.wait()
-        return web.json_response({})
-
-    receiver.answer = slow_for_one_path
+    hang_on_slow_path(receiver)
     slow = await add_instance(session, tenant, receiver.url.replace("/events", "/slow"))
     fast = await add_instance(session, tenant, receiver.url)
     await enqueue(session, slow, count=1)
@@ -486,12 +481,7 @@ async def test_a_busy_worker_with_nothing_new_claims_less_often_yet_finds_a_new_
 
     monkeypatch.setattr(dispatcher_module, "claim_due", slow_claim)
 
-    async def hang_on_slow(request: web.Request) -> web.StreamResponse:
-        if request.path == "/slow":
-            await receiver.release.wait()
-        return web.json_response({})
-
-    receiver.answer = hang_on_slow
+    hang_on_slow_path(receiver)
     slow = await add_instance(session, tenant, receiver.url.replace("/events", "/slow"))
     await enqueue(session, slow, count=1)
     stop = asyncio.Event()
@@ -512,3 +502,14 @@ async def test_a_busy_worker_with_nothing_new_claims_less_often_yet_finds_a_new_
 
     # Every 0.1 s would be 10 in 1.5 s (or 15 with claims of 50 ms); paced, one each 0.55 s.
     assert empty_claims <= 4
+
+
+def hang_on_slow_path(receiver: Receiver) -> None:
+    """Make ``receiver`` answer requests to ``/slow`` only once released, others at once."""
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        if request.path == "/slow":
+            await receiver.release.wait()
+        return web.json_response({})
+
+    receiver.answer = answer
