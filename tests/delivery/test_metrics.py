@@ -53,6 +53,7 @@ async def test_every_attempt_outcome_is_exported_before_the_first_attempt(
 
     for outcome in ("delivered", "retrying", "failed", "queued"):
         assert f'pollhub_delivery_attempts_total{{outcome="{outcome}"}}' in found
+    assert 'pollhub_delivery_attempts_total{outcome="pending"}' not in found  # never an outcome
 
 
 async def test_a_separate_worker_process_serves_its_delivery_metrics(

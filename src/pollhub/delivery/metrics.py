@@ -14,16 +14,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pollhub.clock import clock
 from pollhub.db.models import Notification
-from pollhub.delivery.repository import PENDING, RETRYING, STATUSES
+from pollhub.delivery.repository import DELIVERED, FAILED, PENDING, QUEUED, RETRYING
 
 ATTEMPTS = Counter(
     "pollhub_delivery_attempts_total",
     "Callback delivery attempts by outcome (delivered, retrying, failed, queued)",
     ["outcome"],
 )
-# One child per outcome, made once: each series is exported (at 0) from the start, and an
-# attempt skips labels()'s lock and lookup.
-ATTEMPTS_BY_OUTCOME = {status: ATTEMPTS.labels(status) for status in STATUSES}
+# One child per outcome an attempt can end in, made once: each series is exported (at 0)
+# from the start, and an attempt skips labels()'s lock and lookup.
+ATTEMPTS_BY_OUTCOME = {
+    status: ATTEMPTS.labels(status) for status in (DELIVERED, RETRYING, FAILED, QUEUED)
+}
 ATTEMPT_SECONDS = Histogram(
     "pollhub_delivery_attempt_seconds",
     "Time from sending a callback to its answer (or error)",
