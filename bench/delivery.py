@@ -278,7 +278,7 @@ def main() -> None:
             rate, cpu, delivered = asyncio.run(run_dispatcher(args, instance_ids))
             requests = asyncio.run(load_requests(args, instance_ids))
             bare_rate, bare_cpu = asyncio.run(bare_aiohttp(url, requests, args.concurrency))
-            rounds.append(Round(rate, cpu, delivered, bare_rate, bare_cpu))
+            rounds.append(Round(rate, cpu, bare_rate, bare_cpu))
             print(
                 f"round {number}: dispatcher {rate:.0f} callbacks/s ({delivered} marked "
                 f"delivered; {cpu * 1000:.2f} ms of CPU a callback), bare aiohttp loop "
@@ -312,7 +312,6 @@ class Round:
 
     rate: float
     cpu: float
-    delivered: int
     bare_rate: float
     bare_cpu: float
 
