@@ -60,7 +60,7 @@ def callback_headers(
         headers["webhook-id"] = event_id
         headers["webhook-timestamp"] = str(int(now.timestamp()))
         headers["webhook-signature"] = _webhook(signature_key).sign(
-            msg_id=event_id, timestamp=now, data=body.decode()
+            msg_id=event_id, timestamp=now, data=body
         )
     return headers
 
