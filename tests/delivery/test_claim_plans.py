@@ -2,7 +2,8 @@
 
 Without statistics SQLite took the ``(status, next_attempt_at)`` index for every claim,
 reading the whole backlog each time (15 ms a claim over 20,000 due); migration 0014 dropped
-it. The claims must lead from each instance's first notification, whatever the outbox holds.
+it. The claims must lead from each instance's first notification, whatever the outbox holds,
+and what reads a chain's lease must read only leased rows.
 """
 
 from __future__ import annotations
@@ -56,14 +57,28 @@ def test_a_claim_finds_each_instances_first_notification_from_the_per_instance_i
 
 
 @pytest.mark.parametrize("instances", [1, 10, 80])
-def test_leasing_the_next_chains_reads_only_those_instances(outbox: Path, instances: int) -> None:
+def test_the_next_chains_are_read_from_the_rows_after_those_the_worker_holds(
+    outbox: Path, instances: int
+) -> None:
     steps = plan(
         outbox,
         repository._chain_statement(),
         now="x",
-        until="x",
         worker="w",
         chain=16,
         heads=list(range(instances)),
     )
-    assert "SEARCH notifications USING INDEX ix_notifications_instance_id (instance_id=?)" in steps
+    assert "SEARCH notifications USING INDEX ix_notifications_leased (instance_id=?)" in steps
+    assert (
+        "SEARCH notifications USING INDEX ix_notifications_instance_id (instance_id=? AND rowid>?)"
+        in steps
+    )
+
+
+def test_clearing_a_dead_workers_leases_and_checking_a_chains_lease_read_only_leased_rows(
+    outbox: Path,
+) -> None:
+    stale = plan(outbox, repository._clear_stale_statement(), heads=[1, 2], keep=[3, 4])
+    assert stale == "SEARCH notifications USING INDEX ix_notifications_leased (instance_id=?)"
+    results = plan(outbox, repository._OUTCOMES_FROM_JSON, worker="w", attempts="[]")
+    assert "SEARCH held USING INDEX ix_notifications_leased (instance_id=?)" in results

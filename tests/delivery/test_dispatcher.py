@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from pollhub.clock import clock
 from pollhub.delivery import dispatcher as dispatcher_module
 from pollhub.delivery.dispatcher import CHAIN, Dispatcher
-from pollhub.delivery.repository import Claimed, claim_following
+from pollhub.delivery.repository import Claimed, Outcome, claim_following, record_outcomes
 from pollhub.delivery.retry import parse_retry_after, retry_delay
 from tests.conftest import Tenant
 from tests.delivery.conftest import (
@@ -288,6 +288,38 @@ async def test_a_crashed_workers_expired_lease_is_taken_over(
 
     [stored] = await notifications(session)
     assert stored.status == "delivered" and len(receiver.requests) == 1
+
+
+async def test_a_stalled_workers_chain_is_taken_over_and_its_late_result_is_ignored(
+    allow_private: None,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    tenant: Tenant,
+    receiver: Receiver,
+) -> None:
+    # A chain is leased by its first and last rows. The stalled worker's chain ends before
+    # the survivor's, so its lease on that row would outlive the takeover if the claim did
+    # not clear it.
+    instance = await add_instance(session, tenant, receiver.url)
+    queued = await enqueue(session, instance, count=3)
+    stalled = Dispatcher(sessionmaker, worker_id="stalled", lease_seconds=60)
+    chain = await stalled._claim(10)
+    assert [n.id for n in chain] == [n.id for n in queued]
+    assert [n.leased for n in chain] == [True, False, True]
+    queued += await enqueue(session, instance, count=2, start=3)
+    clock.advance(timedelta(seconds=61))
+
+    async with Dispatcher(sessionmaker, worker_id="survivor", timeout_seconds=1) as survivor:
+        assert await survivor.deliver_due() == 5
+    # The stalled worker wakes up and records its attempt of the middle one, which failed.
+    failed = Outcome(chain[1].id, "retrying", clock.now(), 503, "HTTP 503", None)
+    async with sessionmaker() as own, own.begin():
+        await record_outcomes(own, worker_id="stalled", outcomes=[failed])
+
+    stored = await notifications(session)
+    assert [n.status for n in stored] == ["delivered"] * 5
+    assert {n.lease_owner for n in stored} == {None}
+    assert receiver.ids() == [n.event_id for n in queued]
 
 
 async def test_deliveries_run_in_parallel_across_instances(

@@ -14,8 +14,10 @@ Each attempt's result is written in a transaction of its own right after the ans
 arrives — a transaction that holds only attempt results. When many attempts end together
 their results share one commit (group commit); an attempt is not finished, and its
 instance's next notification not eligible, until its result is committed. A worker killed
-after a 2xx and before that commit leaves the notification leased; once the lease expires
-it is delivered again with the same ``Elements-Webhook-Id`` (at least once, never lost).
+after a 2xx and before that commit leaves the notification's chain leased (a chain is
+leased by its first and last rows, see :mod:`pollhub.delivery.repository`); once the lease
+expires the notification is delivered again with the same ``Elements-Webhook-Id`` (at least
+once, never lost).
 Leases are short (``POLLHUB_LEASE_SECONDS``) and renewed while held, so that happens
 within seconds of a worker's death.
 """
@@ -299,8 +301,8 @@ class Dispatcher:
         return claimed
 
     def _hold(self, held: set[int], notifications: list[Claimed]) -> None:
-        """Count ``notifications`` as leased to a delivery, and renew their leases."""
-        ids = {notification.id for notification in notifications}
+        """Count the leased rows of ``notifications`` as a delivery's, and renew them."""
+        ids = {notification.id for notification in notifications if notification.leased}
         held |= ids
         self._heartbeat.held |= ids
 

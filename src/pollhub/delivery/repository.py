@@ -6,11 +6,16 @@ writer at a time) it is atomic without holding a read lock that must later be up
 A claimed row carries a lease (``lease_owner``, ``lease_expires_at``); a worker that dies
 leaves a lease that expires, and the row is claimed again.
 
-With each instance's first undelivered notification the claim also leases the next few of
+With each instance's first undelivered notification the claim also takes the next few of
 the same instance (a *chain*, delivered one after another in order by one task), so a busy
-instance costs one claim per chain rather than one per notification. The instance's
-configuration and secrets come back with the claim, as raw columns that
-:class:`InstanceColumns` parses and decrypts only when they changed.
+instance costs one claim per chain rather than one per notification. A chain is leased by
+its first and last rows only: a live lease on any row of an instance keeps every other
+worker's claim off the whole instance, so the rows between need no write of their own (on
+PostgreSQL each write is a new row version with an entry in every index; leasing every row
+was a third of the outbox's writes). An attempt's result is written if its row, or its
+instance's chain, is still leased to the worker. The instance's configuration and secrets
+come back with the claim, as raw columns that :class:`InstanceColumns` parses and decrypts
+only when they changed.
 """
 
 from __future__ import annotations
@@ -26,10 +31,12 @@ from typing import Any, cast
 from sqlalchemy import (
     ColumnElement,
     Row,
+    Select,
     Table,
     Text,
     TextClause,
     Update,
+    and_,
     bindparam,
     case,
     exists,
@@ -40,7 +47,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from pollhub.db.configuration import RETRY, StoredConfiguration
 from pollhub.db.engine import one_statement_connection
@@ -70,6 +77,7 @@ class Claimed:
     signature_key: str | None
     headers: Mapping[str, str] = field(default_factory=dict)  # the client's own, and Basic
     failure_policy: str = RETRY
+    leased: bool = True  # False for a row inside a chain: the chain's last row holds it
 
 
 @dataclass(frozen=True)
@@ -129,11 +137,21 @@ async def claim_due(
     """
     connection = await session.connection()
     parameters = {"now": now, "until": now + lease, "worker": worker_id, "limit": limit}
-    rows = list((await connection.execute(_claim_statement(), parameters)).all())
-    if rows and chain > 1:
-        followers = {**parameters, "chain": chain - 1, "heads": [row.instance_id for row in rows]}
-        rows += (await connection.execute(_chain_statement(), followers)).all()
-    return _claimed(rows, instances or InstanceColumns())
+    heads = list((await connection.execute(_claim_statement(), parameters)).all())
+    if not heads:
+        return []
+    instance_ids = [row.instance_id for row in heads]
+    # Leases left on these instances by a worker that died (or stalled) are cleared, so
+    # its late results can no longer pass for the holder's (see record_outcomes).
+    await connection.execute(
+        _clear_stale_statement(),
+        {"heads": instance_ids, "keep": [row.id for row in heads]},
+    )
+    rows, leased = heads, {row.id for row in heads}
+    if chain > 1:
+        followers, lasts = await _lease_chains(connection, parameters, instance_ids, chain - 1)
+        rows, leased = rows + followers, leased | lasts
+    return _claimed(rows, instances or InstanceColumns(), leased)
 
 
 async def claim_following(
@@ -146,33 +164,54 @@ async def claim_following(
     chain: int,
     instances: InstanceColumns | None = None,
 ) -> list[Claimed]:
-    """Lease, for each instance of which this worker is delivering a chain, up to
-    ``chain`` due notifications that follow it, in order, up to the first not due.
+    """Take, for each instance of which this worker is delivering a chain, up to ``chain``
+    due notifications that follow it, in order, up to the first not due.
 
-    Nothing of the instance is unleased before them (its chain is leased), and no other
-    worker claims an instance while one of its notifications is leased: the next chain is
-    this worker's to take before the current one ends. One statement, in autocommit where
-    that saves round trips (:func:`~pollhub.db.engine.one_statement_connection`).
-    Returned in ``id`` order; the caller commits.
+    The current chain's lease keeps other workers off the instance, so the next chain is
+    this worker's to take before the current one ends: read, then leased by its last row
+    (see :func:`_lease_chains`). Each statement on its own, in autocommit where that saves
+    round trips (:func:`~pollhub.db.engine.one_statement_connection`): nobody else writes
+    these rows' leases in between. Returned in ``id`` order; the caller commits.
     """
     connection = await one_statement_connection(session)
-    parameters = {
-        "now": now,
-        "until": now + lease,
-        "worker": worker_id,
-        "chain": chain,
-        "heads": instance_ids,
-    }
-    rows = list((await connection.execute(_chain_statement(), parameters)).all())
-    return _claimed(rows, instances or InstanceColumns())
+    parameters = {"now": now, "until": now + lease, "worker": worker_id}
+    rows, leased = await _lease_chains(connection, parameters, instance_ids, chain)
+    return _claimed(rows, instances or InstanceColumns(), leased)
 
 
-def _claimed(rows: list[Row[Any]], instances: InstanceColumns) -> list[Claimed]:
+async def _lease_chains(
+    connection: AsyncConnection,
+    parameters: dict[str, Any],
+    instance_ids: list[int],
+    chain: int,
+) -> tuple[list[Row[Any]], set[int]]:
+    """The next ``chain`` due notifications of each instance after the last this worker
+    holds, and the ids of those leased: each chain's last row. A chain whose last row
+    could not be leased is left out."""
+    arguments = {**parameters, "heads": instance_ids, "chain": chain}
+    rows = (await connection.execute(_chain_statement(), arguments)).all()
+    lasts: dict[int, int] = {}
+    for row in rows:
+        lasts[row.instance_id] = max(row.id, lasts.get(row.instance_id, row.id))
+    if not lasts:
+        return [], set()
+    leasing = {**parameters, "ids": list(lasts.values())}
+    leased = set((await connection.execute(_lease_statement(), leasing)).scalars())
+    return [row for row in rows if lasts[row.instance_id] in leased], leased
+
+
+def _claimed(rows: list[Row[Any]], instances: InstanceColumns, leased: set[int]) -> list[Claimed]:
     claimed = []
+    callbacks: dict[int, CallbackSettings] = {}
+    # In id order, each instance's first row is its claimed head or its chain's first: the
+    # row that carries the instance's columns (_returned).
     for row in sorted(rows, key=lambda r: r.id):
-        # Read at delivery time, so a rotated signature key signs every later attempt and
-        # changed headers go with every later attempt.
-        callback = instances.of(row.instance_id, row.raw_configuration, row.raw_secrets)
+        callback = callbacks.get(row.instance_id)
+        if callback is None:
+            # Read at delivery time, so a rotated signature key signs every later attempt
+            # and changed headers go with every later attempt.
+            callback = instances.of(row.instance_id, row.raw_configuration, row.raw_secrets)
+            callbacks[row.instance_id] = callback
         claimed.append(
             Claimed(
                 id=row.id,
@@ -186,6 +225,7 @@ def _claimed(rows: list[Row[Any]], instances: InstanceColumns) -> list[Claimed]:
                 signature_key=callback.signature_key,
                 headers=callback.headers,
                 failure_policy=callback.failure_policy,
+                leased=row.id in leased,
             )
         )
     return claimed
@@ -209,8 +249,9 @@ async def record_outcomes(
     """Write attempts back, in one statement (in autocommit where that saves round trips,
     unless one is queued); the caller commits.
 
-    A row whose lease another worker has since taken over is left alone: that worker's
-    attempt is the one that counts.
+    Written only while the row, or (for a row inside a chain) a row of its instance, is
+    still leased to this worker: a row another worker has since taken over is left alone,
+    as that worker's attempt is the one that counts.
     """
     if not outcomes:
         return
@@ -273,7 +314,14 @@ def _outcomes_from(attempts: str) -> TextClause:
             lease_owner = NULL,
             lease_expires_at = NULL
         FROM {attempts}
-        WHERE notifications.id = attempt.id AND notifications.lease_owner = :worker
+        WHERE notifications.id = attempt.id AND (
+            notifications.lease_owner = :worker
+            OR notifications.lease_owner IS NULL AND EXISTS (
+                SELECT 1 FROM notifications AS held
+                WHERE held.instance_id = notifications.instance_id
+                    AND held.lease_owner = :worker
+            )
+        )
         """
     )
 
@@ -376,12 +424,22 @@ def _claim_statement() -> Update:
 
 
 @cache
-def _chain_statement() -> Update:
-    # The notifications that follow each claimed head, in order, up to the first not due:
-    # window functions over one index pass of the heads' instances, where a per-row probe
-    # for an earlier one not due cost most of a claim with a backlog.
+def _chain_statement() -> Select[Any]:
+    # The notifications that follow, in each instance, the last one this worker holds (the
+    # claimed head, or the chain going out), in order, up to the first not due: window
+    # functions over one index pass of those instances, where a per-row probe for an
+    # earlier one not due cost most of a claim with a backlog.
     table = cast(Table, Notification.__table__)
     now = bindparam("now", type_=UTCDateTime())
+    held = (
+        select(table.c.instance_id, func.max(table.c.id).label("after"))
+        .where(
+            table.c.instance_id.in_(bindparam("heads", expanding=True)),
+            table.c.lease_owner == bindparam("worker"),
+        )
+        .group_by(table.c.instance_id)
+        .subquery("held")
+    )
     undelivered = (
         select(
             table.c.id,
@@ -392,10 +450,8 @@ def _chain_statement() -> Update:
             .over(partition_by=table.c.instance_id)
             .label("first_not_due"),
         )
-        .where(
-            table.c.instance_id.in_(bindparam("heads", expanding=True)),
-            _undelivered(table.c.status),
-        )
+        .join(held, and_(held.c.instance_id == table.c.instance_id, table.c.id > held.c.after))
+        .where(_undelivered(table.c.status))
         .subquery()
     )
     ranked = (
@@ -415,29 +471,62 @@ def _chain_statement() -> Update:
         )
         .subquery()
     )
-    unleased = or_(table.c.lease_expires_at.is_(None), table.c.lease_expires_at <= now)
+    return (
+        select(*_returned(table, first=ranked.c.place == 1))
+        .join(ranked, ranked.c.id == table.c.id)
+        .where(ranked.c.place <= bindparam("chain"))
+    )
+
+
+@cache
+def _lease_statement() -> Update:
+    # A chain's last row, unless someone leased it meanwhile (nobody should: its instance
+    # is this worker's).
+    table = cast(Table, Notification.__table__)
+    now = bindparam("now", type_=UTCDateTime())
     return (
         update(table)
         .where(
-            table.c.id.in_(select(ranked.c.id).where(ranked.c.place <= bindparam("chain"))),
-            unleased,
+            table.c.id.in_(bindparam("ids", expanding=True)),
+            or_(table.c.lease_expires_at.is_(None), table.c.lease_expires_at <= now),
         )
         .values(
             lease_owner=bindparam("worker"),
             lease_expires_at=bindparam("until", type_=UTCDateTime()),
         )
-        .returning(*_returned(table))
+        .returning(table.c.id)
     )
 
 
-def _returned(table: Table) -> tuple[Any, ...]:
+@cache
+def _clear_stale_statement() -> Update:
+    # Every lease of the claimed instances but their heads': expired ones (a live one keeps
+    # the instance from being claimed), found from the index of leased rows.
+    table = cast(Table, Notification.__table__)
+    return (
+        update(table)
+        .where(
+            table.c.instance_id.in_(bindparam("heads", expanding=True)),
+            table.c.lease_owner.is_not(None),
+            table.c.id.not_in(bindparam("keep", expanding=True)),
+        )
+        .values(lease_owner=None, lease_expires_at=None)
+    )
+
+
+def _returned(table: Table, first: ColumnElement[bool] | None = None) -> tuple[Any, ...]:
+    """The columns a delivery needs; the instance's only where ``first`` holds (each
+    chain's first row), when given: its other rows are of the same instance, and looking
+    up and sending those columns again for every row cost the most of reading a chain."""
+
     def of_instance(expression: str, label: str) -> Any:
         # A correlated primary-key lookup, written out: SQLite's RETURNING can name no other
         # table, and SQLAlchemy renders its columns without their table, so spelled in full.
-        return literal_column(
+        lookup = literal_column(
             f"(SELECT {expression} FROM instances AS i WHERE i.id = notifications.instance_id)",
             Text(),
-        ).label(label)
+        )
+        return (lookup if first is None else case((first, lookup))).label(label)
 
     return (
         table.c.id,
