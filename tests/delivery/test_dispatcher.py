@@ -312,7 +312,7 @@ async def test_a_stalled_workers_chain_is_taken_over_and_its_late_result_is_igno
     async with Dispatcher(sessionmaker, worker_id="survivor", timeout_seconds=1) as survivor:
         assert await survivor.deliver_due() == 5
     # The stalled worker wakes up and records its attempt of the middle one, which failed.
-    failed = Outcome(chain[1].id, "retrying", clock.now(), 503, "HTTP 503", None)
+    failed = Outcome(chain[1].id, 1, "retrying", clock.now(), 503, "HTTP 503", None)
     async with sessionmaker() as own, own.begin():
         await record_outcomes(own, worker_id="stalled", outcomes=[failed])
 

@@ -117,7 +117,7 @@ class Dispatcher:
         self._results: GroupCommit[Outcome, None] = GroupCommit(sessionmaker, self._write_outcomes)
         # Each instance's next chain, leased while its current one goes out; the requests
         # of many instances share one statement.
-        self._following: GroupCommit[int, list[Claimed]] = GroupCommit(
+        self._following: GroupCommit[tuple[int, int], list[Claimed]] = GroupCommit(
             sessionmaker, self._claim_following
         )
         self._heartbeat = Heartbeat(
@@ -252,7 +252,7 @@ class Dispatcher:
             while chain:
                 self._hold(held, chain)
                 following = (
-                    asyncio.create_task(self._lease_following(chain[0].instance_id, held))
+                    asyncio.create_task(self._lease_following(chain[-1], held))
                     if follow and len(chain) == CHAIN
                     else None
                 )
@@ -293,8 +293,8 @@ class Dispatcher:
                 return chain[done:]
         return None
 
-    async def _lease_following(self, instance_id: int, held: set[int]) -> list[Claimed]:
-        claimed = await self._following.submit(instance_id) or []
+    async def _lease_following(self, last: Claimed, held: set[int]) -> list[Claimed]:
+        claimed = await self._following.submit((last.instance_id, last.id)) or []
         # Renewed from now on: the chain may wait as long as a slow callback of the one
         # before it takes.
         self._hold(held, claimed)
@@ -321,21 +321,21 @@ class Dispatcher:
             return []
 
     async def _claim_following(
-        self, session: AsyncSession, instance_ids: list[int]
+        self, session: AsyncSession, lasts: list[tuple[int, int]]
     ) -> list[list[Claimed]]:
         claimed = await claim_following(
             session,
             worker_id=self.worker_id,
             now=clock.now(),
             lease=self._lease,
-            instance_ids=instance_ids,
+            after=dict(lasts),
             chain=CHAIN,
             instances=self._instances,
         )
-        chains: dict[int, list[Claimed]] = {instance_id: [] for instance_id in instance_ids}
+        chains: dict[int, list[Claimed]] = {instance_id: [] for instance_id, _ in lasts}
         for notification in claimed:
             chains[notification.instance_id].append(notification)
-        return [chains[instance_id] for instance_id in instance_ids]
+        return [chains[instance_id] for instance_id, _ in lasts]
 
     async def _give_back(self, notifications: list[Claimed]) -> None:
         if not notifications:
@@ -384,7 +384,7 @@ class Dispatcher:
     def _outcome(self, notification: Claimed, result: AttemptResult, now: datetime) -> Outcome:
         attempts = notification.attempts + 1
         if result.ok:
-            return Outcome(notification.id, DELIVERED, now, result.status_code, None, now)
+            return Outcome(notification.id, attempts, DELIVERED, now, result.status_code, None, now)
         if result.refused or attempts > self._max_retries:
             # Policy "queue": held, with the instance's later notifications, until released.
             queue = notification.failure_policy == QUEUE and not result.refused
@@ -397,10 +397,13 @@ class Dispatcher:
                 result.error,
             )
             status = QUEUED if queue else FAILED
-            return Outcome(notification.id, status, now, result.status_code, result.error, None)
+            return Outcome(
+                notification.id, attempts, status, now, result.status_code, result.error, None
+            )
         delay = retry_delay(attempts, retry_after=result.retry_after)
         return Outcome(
             notification.id,
+            attempts,
             RETRYING,
             now + timedelta(seconds=delay),
             result.status_code,

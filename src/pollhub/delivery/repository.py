@@ -30,6 +30,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Row,
     Select,
     Table,
@@ -85,6 +86,7 @@ class Outcome:
     """How one attempt ended, as it is written back to the outbox."""
 
     notification_id: int
+    attempts: int  # the notification's attempts, this one included
     status: str
     next_attempt_at: datetime
     status_code: int | None
@@ -149,7 +151,8 @@ async def claim_due(
     )
     rows, leased = heads, {row.id for row in heads}
     if chain > 1:
-        followers, lasts = await _lease_chains(connection, parameters, instance_ids, chain - 1)
+        after = {row.instance_id: row.id for row in heads}
+        followers, lasts = await _lease_chains(connection, parameters, after, chain - 1)
         rows, leased = rows + followers, leased | lasts
     return _claimed(rows, instances or InstanceColumns(), leased)
 
@@ -160,12 +163,13 @@ async def claim_following(
     worker_id: str,
     now: datetime,
     lease: timedelta,
-    instance_ids: list[int],
+    after: dict[int, int],
     chain: int,
     instances: InstanceColumns | None = None,
 ) -> list[Claimed]:
     """Take, for each instance of which this worker is delivering a chain, up to ``chain``
-    due notifications that follow it, in order, up to the first not due.
+    due notifications that follow it (``after``: each instance's chain's last id), in order,
+    up to the first not due.
 
     The current chain's lease keeps other workers off the instance, so the next chain is
     this worker's to take before the current one ends: read, then leased by its last row
@@ -175,21 +179,26 @@ async def claim_following(
     """
     connection = await one_statement_connection(session)
     parameters = {"now": now, "until": now + lease, "worker": worker_id}
-    rows, leased = await _lease_chains(connection, parameters, instance_ids, chain)
+    rows, leased = await _lease_chains(connection, parameters, after, chain)
     return _claimed(rows, instances or InstanceColumns(), leased)
 
 
 async def _lease_chains(
     connection: AsyncConnection,
     parameters: dict[str, Any],
-    instance_ids: list[int],
+    after: dict[int, int],
     chain: int,
 ) -> tuple[list[Row[Any]], set[int]]:
-    """The next ``chain`` due notifications of each instance after the last this worker
-    holds, and the ids of those leased: each chain's last row. A chain whose last row
-    could not be leased is left out."""
-    arguments = {**parameters, "heads": instance_ids, "chain": chain}
-    rows = (await connection.execute(_chain_statement(), arguments)).all()
+    """The next ``chain`` due notifications of each instance after the id ``after`` gives
+    it (the last this worker holds), and the ids of those leased: each chain's last row.
+    A chain whose last row could not be leased is left out.
+
+    Safe to run again (a group commit does, on a connection that died): the same rows,
+    the last of which is this worker's already.
+    """
+    dialect = connection.dialect.name
+    arguments = {**parameters, **_held_parameters(dialect, after), "chain": chain}
+    rows = (await connection.execute(_chain_statement(dialect), arguments)).all()
     lasts: dict[int, int] = {}
     for row in rows:
         lasts[row.instance_id] = max(row.id, lasts.get(row.instance_id, row.id))
@@ -198,6 +207,12 @@ async def _lease_chains(
     leasing = {**parameters, "ids": list(lasts.values())}
     leased = set((await connection.execute(_lease_statement(), leasing)).scalars())
     return [row for row in rows if lasts[row.instance_id] in leased], leased
+
+
+def _held_parameters(dialect: str, after: dict[int, int]) -> dict[str, Any]:
+    if dialect == "postgresql":
+        return {"instances": list(after), "afters": list(after.values())}
+    return {"held": json.dumps(list(after.items()))}
 
 
 def _claimed(rows: list[Row[Any]], instances: InstanceColumns, leased: set[int]) -> list[Claimed]:
@@ -268,6 +283,7 @@ async def record_outcomes(
             {
                 "worker": worker_id,
                 "ids": [o.notification_id for o in outcomes],
+                "attempts": [o.attempts for o in outcomes],
                 "statuses": [o.status for o in outcomes],
                 "nexts": [o.next_attempt_at for o in outcomes],
                 "delivereds": [o.delivered_at for o in outcomes],
@@ -285,6 +301,7 @@ async def record_outcomes(
         attempts = [
             {
                 "id": o.notification_id,
+                "attempts": o.attempts,
                 "status": o.status,
                 "next": date(o.next_attempt_at),
                 "delivered": date(o.delivered_at),
@@ -306,7 +323,7 @@ def _outcomes_from(attempts: str) -> TextClause:
         f"""
         UPDATE notifications SET
             status = attempt.status,
-            attempts = notifications.attempts + 1,
+            attempts = attempt.attempts,
             next_attempt_at = attempt.next_attempt_at,
             delivered_at = attempt.delivered_at,
             last_status_code = attempt.status_code,
@@ -314,7 +331,8 @@ def _outcomes_from(attempts: str) -> TextClause:
             lease_owner = NULL,
             lease_expires_at = NULL
         FROM {attempts}
-        WHERE notifications.id = attempt.id AND (
+        WHERE notifications.id = attempt.id AND notifications.attempts = attempt.attempts - 1
+        AND (
             notifications.lease_owner = :worker
             OR notifications.lease_owner IS NULL AND EXISTS (
                 SELECT 1 FROM notifications AS held
@@ -328,14 +346,16 @@ def _outcomes_from(attempts: str) -> TextClause:
 
 _OUTCOMES_FROM_ARRAYS = _outcomes_from(
     """unnest(
-        CAST(:ids AS integer[]), CAST(:statuses AS varchar[]), CAST(:nexts AS timestamptz[]),
-        CAST(:delivereds AS timestamptz[]), CAST(:codes AS integer[]), CAST(:errors AS text[])
-    ) AS attempt(id, status, next_attempt_at, delivered_at, status_code, error)"""
+        CAST(:ids AS integer[]), CAST(:attempts AS integer[]), CAST(:statuses AS varchar[]),
+        CAST(:nexts AS timestamptz[]), CAST(:delivereds AS timestamptz[]),
+        CAST(:codes AS integer[]), CAST(:errors AS text[])
+    ) AS attempt(id, attempts, status, next_attempt_at, delivered_at, status_code, error)"""
 )
 _OUTCOMES_FROM_JSON = _outcomes_from(
     """(
         SELECT
             json_extract(value, '$.id') AS id,
+            json_extract(value, '$.attempts') AS attempts,
             json_extract(value, '$.status') AS status,
             json_extract(value, '$.next') AS next_attempt_at,
             json_extract(value, '$.delivered') AS delivered_at,
@@ -424,20 +444,23 @@ def _claim_statement() -> Update:
 
 
 @cache
-def _chain_statement() -> Select[Any]:
+def _chain_statement(dialect: str) -> Select[Any]:
     # The notifications that follow, in each instance, the last one this worker holds (the
     # claimed head, or the chain going out), in order, up to the first not due: window
     # functions over one index pass of those instances, where a per-row probe for an
-    # earlier one not due cost most of a claim with a backlog.
+    # earlier one not due cost most of a claim with a backlog. Rows leased to this worker
+    # count as free, so that running it again finds the same chain.
     table = cast(Table, Notification.__table__)
     now = bindparam("now", type_=UTCDateTime())
     held = (
-        select(table.c.instance_id, func.max(table.c.id).label("after"))
-        .where(
-            table.c.instance_id.in_(bindparam("heads", expanding=True)),
-            table.c.lease_owner == bindparam("worker"),
+        text(
+            "SELECT * FROM unnest(CAST(:instances AS integer[]), CAST(:afters AS integer[]))"
+            " AS held(instance_id, held_id)"
+            if dialect == "postgresql"
+            else "SELECT json_extract(value, '$[0]') AS instance_id,"
+            " json_extract(value, '$[1]') AS held_id FROM json_each(:held)"
         )
-        .group_by(table.c.instance_id)
+        .columns(instance_id=Integer(), held_id=Integer())
         .subquery("held")
     )
     undelivered = (
@@ -445,12 +468,13 @@ def _chain_statement() -> Select[Any]:
             table.c.id,
             table.c.instance_id,
             table.c.next_attempt_at,
+            table.c.lease_owner,
             table.c.lease_expires_at,
             func.min(case((table.c.next_attempt_at > now, table.c.id)))
             .over(partition_by=table.c.instance_id)
             .label("first_not_due"),
         )
-        .join(held, and_(held.c.instance_id == table.c.instance_id, table.c.id > held.c.after))
+        .join(held, and_(held.c.instance_id == table.c.instance_id, table.c.id > held.c.held_id))
         .where(_undelivered(table.c.status))
         .subquery()
     )
@@ -462,7 +486,11 @@ def _chain_statement() -> Select[Any]:
             .label("place"),
         )
         .where(
-            or_(undelivered.c.lease_expires_at.is_(None), undelivered.c.lease_expires_at <= now),
+            or_(
+                undelivered.c.lease_expires_at.is_(None),
+                undelivered.c.lease_expires_at <= now,
+                undelivered.c.lease_owner == bindparam("worker"),
+            ),
             undelivered.c.next_attempt_at <= now,
             or_(
                 undelivered.c.first_not_due.is_(None),
@@ -480,15 +508,19 @@ def _chain_statement() -> Select[Any]:
 
 @cache
 def _lease_statement() -> Update:
-    # A chain's last row, unless someone leased it meanwhile (nobody should: its instance
-    # is this worker's).
+    # A chain's last row, unless someone else leased it meanwhile (nobody should: its
+    # instance is this worker's); this worker's own lease is renewed.
     table = cast(Table, Notification.__table__)
     now = bindparam("now", type_=UTCDateTime())
     return (
         update(table)
         .where(
             table.c.id.in_(bindparam("ids", expanding=True)),
-            or_(table.c.lease_expires_at.is_(None), table.c.lease_expires_at <= now),
+            or_(
+                table.c.lease_expires_at.is_(None),
+                table.c.lease_expires_at <= now,
+                table.c.lease_owner == bindparam("worker"),
+            ),
         )
         .values(
             lease_owner=bindparam("worker"),
