@@ -266,7 +266,9 @@ async def record_outcomes(
 
     Written only while the row, or (for a row inside a chain) a row of its instance, is
     still leased to this worker: a row another worker has since taken over is left alone,
-    as that worker's attempt is the one that counts.
+    as that worker's attempt is the one that counts. Each outcome sets the attempt count it
+    makes, only over the count before it, so writing it twice (a group commit's second run)
+    counts it once.
     """
     if not outcomes:
         return
