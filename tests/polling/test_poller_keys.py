@@ -184,8 +184,10 @@ CASES = {
         {"url": SINCE},
         {},
         [("D1", "DELETED")],
+        # Minutes after the baseline, not seconds: under a loaded test run the baseline poll
+        # came 5 s after t0, its cursor passed the change, and the change was never listed.
         changes=lambda t0: [
-            doc("D1", t0 - timedelta(days=3), t0 + timedelta(seconds=5), deleted=True)
+            doc("D1", t0 - timedelta(days=3), t0 + timedelta(minutes=5), deleted=True)
         ],
     ),
 }
