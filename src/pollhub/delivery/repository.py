@@ -488,11 +488,7 @@ def _chain_statement(dialect: str) -> Select[Any]:
             .label("place"),
         )
         .where(
-            or_(
-                undelivered.c.lease_expires_at.is_(None),
-                undelivered.c.lease_expires_at <= now,
-                undelivered.c.lease_owner == bindparam("worker"),
-            ),
+            _free_or_mine(undelivered.c.lease_owner, undelivered.c.lease_expires_at, now),
             undelivered.c.next_attempt_at <= now,
             or_(
                 undelivered.c.first_not_due.is_(None),
@@ -518,11 +514,7 @@ def _lease_statement() -> Update:
         update(table)
         .where(
             table.c.id.in_(bindparam("ids", expanding=True)),
-            or_(
-                table.c.lease_expires_at.is_(None),
-                table.c.lease_expires_at <= now,
-                table.c.lease_owner == bindparam("worker"),
-            ),
+            _free_or_mine(table.c.lease_owner, table.c.lease_expires_at, now),
         )
         .values(
             lease_owner=bindparam("worker"),
@@ -530,6 +522,14 @@ def _lease_statement() -> Update:
         )
         .returning(table.c.id)
     )
+
+
+def _free_or_mine(
+    owner: ColumnElement[str | None], expires: ColumnElement[Any], now: ColumnElement[Any]
+) -> ColumnElement[bool]:
+    """Rows nobody holds, whose lease ran out, or leased to this worker (``:worker``): a
+    chain read or leased again finds the same rows."""
+    return or_(expires.is_(None), expires <= now, owner == bindparam("worker"))
 
 
 @cache
