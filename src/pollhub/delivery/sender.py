@@ -20,7 +20,7 @@ _ERROR_SNIPPET = 300
 _READ_LIMIT = 64 * 1024
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: one per callback (see repository.Claimed)
 class AttemptResult:
     """What one POST came to."""
 
