@@ -28,6 +28,15 @@ def test_elements_signature_matches_the_published_test_vector() -> None:
     assert signature == "sha256=jHdbRx5EZAsOfTwAPJOGkNUzQMVVdu5VJlxcsk+G6jQ="
 
 
+@pytest.mark.parametrize("body", [b'{"a": 1}', b"\xff\xfe not UTF-8", b""])
+def test_the_standard_webhooks_signature_is_the_librarys_own(body: bytes) -> None:
+    key, now = "MySecretEventSignatureKey", clock.now()
+    headers = callback_headers(event_id="E1", body=body, signature_key=key, now=now)
+
+    webhook = Webhook(standard_webhooks_secret(key))
+    assert headers["webhook-signature"] == webhook.sign(msg_id="E1", timestamp=now, data=body)
+
+
 def test_without_a_signature_key_only_the_webhook_id_is_sent() -> None:
     headers = callback_headers(event_id="E1", body=b"{}", signature_key=None, now=clock.now())
 
