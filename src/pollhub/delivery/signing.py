@@ -53,14 +53,14 @@ def callback_headers(
         "Elements-Webhook-Id": event_id,
     }
     if signature_key:
-        keyed = _keyed(signature_key)
         timestamp = str(int(now.timestamp()))
-        headers["Elements-Webhook-Signature"] = "sha256=" + _mac(keyed.elements, body)
+        headers["Elements-Webhook-Signature"] = elements_signature(signature_key, body)
         headers["webhook-id"] = event_id
         headers["webhook-timestamp"] = timestamp
         # Standard Webhooks' signed content is "{id}.{timestamp}.{body}" (its library signs
         # the same; the tests verify with it).
-        signed = _mac(keyed.standard_webhooks, f"{event_id}.{timestamp}.".encode(), body)
+        keyed = _keyed(signature_key).standard_webhooks
+        signed = _mac(keyed, f"{event_id}.{timestamp}.".encode(), body)
         headers["webhook-signature"] = "v1," + signed
     return headers
 
