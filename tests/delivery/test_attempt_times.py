@@ -3,6 +3,7 @@ back, and compare in claims, exactly as every other write of them does."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -10,8 +11,16 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pollhub.clock import clock
+from pollhub.db.models import Notification
 from pollhub.db.types import UTCDateTime, sqlite_datetime
-from pollhub.delivery.repository import DELIVERED, RETRYING, Outcome, claim_due, record_outcomes
+from pollhub.delivery.repository import (
+    DELIVERED,
+    RETRYING,
+    Claimed,
+    Outcome,
+    claim_due,
+    record_outcomes,
+)
 from tests.conftest import Tenant
 from tests.delivery.conftest import add_instance, enqueue, notifications
 
@@ -43,23 +52,18 @@ def test_a_naive_date_is_refused() -> None:
 async def test_a_retry_is_due_exactly_when_its_result_says(
     sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, tenant: Tenant
 ) -> None:
-    instance = await add_instance(session, tenant, "https://receiver.example/events")
-    await enqueue(session, instance, count=1)
-    async with sessionmaker() as own, own.begin():
-        (first,) = await claim_due(own, worker_id="w", now=clock.now(), lease=LEASE, limit=10)
-    now = clock.now().replace(microsecond=0)
-    retry_at = (now + timedelta(minutes=1)).astimezone(INDIA)
-    async with sessionmaker() as own, own.begin():
-        await record_outcomes(
-            own,
-            worker_id="w",
-            outcomes=[Outcome(first.id, 1, RETRYING, retry_at, 503, "HTTP 503", None)],
-        )
+    retry_at = (clock.now().replace(microsecond=0) + timedelta(minutes=1)).astimezone(INDIA)
 
-    (stored,) = await notifications(session)
+    stored = await _attempted(
+        sessionmaker,
+        session,
+        tenant,
+        lambda claimed: Outcome(claimed.id, 1, RETRYING, retry_at, 503, "HTTP 503", None),
+    )
+
     assert (stored.status, stored.next_attempt_at) == (RETRYING, retry_at)
     assert stored.delivered_at is None
-    for moment, due in ((retry_at - timedelta(microseconds=1), []), (retry_at, [first.id])):
+    for moment, due in ((retry_at - timedelta(microseconds=1), []), (retry_at, [stored.id])):
         async with sessionmaker() as own, own.begin():
             claimed = await claim_due(own, worker_id="w", now=moment, lease=LEASE, limit=10)
             assert [n.id for n in claimed] == due
@@ -69,17 +73,31 @@ async def test_a_retry_is_due_exactly_when_its_result_says(
 async def test_a_delivered_attempt_records_when_it_was_delivered(
     sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, tenant: Tenant
 ) -> None:
+    now = clock.now()
+
+    stored = await _attempted(
+        sessionmaker,
+        session,
+        tenant,
+        lambda claimed: Outcome(claimed.id, 1, DELIVERED, now, 200, None, now),
+    )
+
+    assert (stored.status, stored.delivered_at, stored.next_attempt_at) == (DELIVERED, now, now)
+
+
+async def _attempted(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    tenant: Tenant,
+    outcome: Callable[[Claimed], Outcome],
+) -> Notification:
+    """One notification, claimed by worker "w" and its attempt recorded as ``outcome``
+    makes it: the stored row."""
     instance = await add_instance(session, tenant, "https://receiver.example/events")
     await enqueue(session, instance, count=1)
     async with sessionmaker() as own, own.begin():
         (claimed,) = await claim_due(own, worker_id="w", now=clock.now(), lease=LEASE, limit=10)
-    now = clock.now()
     async with sessionmaker() as own, own.begin():
-        await record_outcomes(
-            own,
-            worker_id="w",
-            outcomes=[Outcome(claimed.id, 1, DELIVERED, now, 200, None, now)],
-        )
-
+        await record_outcomes(own, worker_id="w", outcomes=[outcome(claimed)])
     (stored,) = await notifications(session)
-    assert (stored.status, stored.delivered_at, stored.next_attempt_at) == (DELIVERED, now, now)
+    return stored
