@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
+from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -203,16 +204,15 @@ async def _lease_chains(
     arguments = {**parameters, **_held_parameters(dialect, after), "chain": chain}
     rows = (await connection.execute(_chain_statement(dialect), arguments)).all()
     lasts: dict[int, int] = {}
-    # Rows by position (_returned's order: id, event_id, instance_id, …), as _claimed reads
-    # them: up to 16 a chain, and a Row's attributes by name cost the most of this loop.
     for row in rows:
-        if row[0] > lasts.get(row[2], 0):
-            lasts[row[2]] = row[0]
+        id_, instance_id = row[_ID], row[_INSTANCE_ID]
+        if id_ > lasts.get(instance_id, 0):
+            lasts[instance_id] = id_
     if not lasts:
         return [], set()
     leasing = {**parameters, "ids": list(lasts.values())}
     leased = set((await connection.execute(_lease_statement(), leasing)).scalars())
-    return [row for row in rows if lasts[row[2]] in leased], leased
+    return [row for row in rows if lasts[row[_INSTANCE_ID]] in leased], leased
 
 
 def _held_parameters(dialect: str, after: dict[int, int]) -> dict[str, Any]:
@@ -225,9 +225,8 @@ def _claimed(rows: list[Row[Any]], instances: InstanceColumns, leased: set[int])
     claimed = []
     callbacks: dict[int, CallbackSettings] = {}
     # In id order, each instance's first row is its claimed head or its chain's first: the
-    # row that carries the instance's columns (_returned).
-    # Unpacked in _returned's order: a Row's attributes by name cost more than the rest.
-    ordered: list[Any] = sorted(rows, key=_row_id)
+    # row that carries the instance's columns. Unpacked in _returned's order.
+    ordered: list[Any] = sorted(rows, key=itemgetter(_ID))
     for id_, event_id, instance_id, url, body, attempts, configuration, secrets in ordered:
         callback = callbacks.get(instance_id)
         if callback is None:
@@ -251,10 +250,6 @@ def _claimed(rows: list[Row[Any]], instances: InstanceColumns, leased: set[int])
             )
         )
     return claimed
-
-
-def _row_id(row: Row[Any]) -> int:
-    return cast(int, row[0])
 
 
 async def release(session: AsyncSession, *, worker_id: str, ids: list[int]) -> None:
@@ -563,6 +558,11 @@ def _clear_stale_statement() -> Update:
         )
         .values(lease_owner=None, lease_expires_at=None)
     )
+
+
+# Positions in _returned's rows, which are read by position: a Row's attributes by name
+# cost the most of reading a chain's rows (up to 16 an instance) in Python.
+_ID, _INSTANCE_ID = 0, 2
 
 
 def _returned(table: Table, first: ColumnElement[bool] | None = None) -> tuple[Any, ...]:
