@@ -32,13 +32,15 @@ POLLHUB = str(Path(sys.executable).with_name("pollhub"))
 
 class Drive:
     """A OneDrive delta feed on a local port: every delta link is answered with an empty
-    page and a new link; requests are counted per link, and ``hang`` holds the first."""
+    page and a new link, after ``latency`` seconds; requests are counted per link, and
+    ``hang_first`` holds the first."""
 
     def __init__(self) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.requests: list[tuple[float, str]] = []
         self.hang_first = False
+        self.latency = 0.0
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -62,6 +64,7 @@ class Drive:
         self.requests.append((time.monotonic(), link))
         if self.hang_first and len(self.requests) == 1:
             await asyncio.sleep(60)  # the worker dies meanwhile
+        await asyncio.sleep(self.latency)
         return web.json_response({"value": [], "@odata.deltaLink": f"{self.url}/delta/{link}-next"})
 
 
@@ -179,6 +182,10 @@ async def test_a_poll_of_a_killed_worker_is_taken_over_within_15_seconds(
 async def test_two_workers_share_one_organizations_polls_without_polling_any_twice(
     session: AsyncSession, tenant: Tenant, drive: Drive, tmp_path: Path
 ) -> None:
+    # A provider's usual answer time. Without it one worker drained all 1,000 polls in
+    # 0.6 s, within one tick of its own, and the other worker's next tick found none left;
+    # with it one worker alone needs 2.5 s (200 at a time), and the other ticks meanwhile.
+    drive.latency = 0.5
     logs = [tmp_path / f"worker-{k}.log" for k in range(2)]
     workers = [start_worker(log) for log in logs]
     try:
